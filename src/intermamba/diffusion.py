@@ -1,0 +1,213 @@
+"""Gaussian diffusion with x0 prediction, and a DDIM sampler with classifier-free guidance.
+
+Nothing here knows about motion or networks: tensors are (B, ...) with any trailing shape, and the network
+is a callable `denoise(x_t, t, drop_text) -> x0_hat`. The pieces:
+
+    betas = cosine_betas(1000)                    # pure schedule functions, each citing its paper
+    diffusion = GaussianDiffusion.from_config(cfg.diffusion)
+    x_t = diffusion.q_sample(x0, t, noise)        # forward process, paper Eq. (1)
+    sampler = DDIMSampler(diffusion, steps=50)    # built once; set_timesteps() changes the step count
+    x0 = sampler.sample(denoise, shape, guidance=3.5, generator=g)
+
+The sampler follows InterGen (reference/intergen-facts.md sec. 3): respaced timesteps {0, 20, ..., 980} for 50
+steps, eta = 0, no clipping, and the value returned is the network's x0 prediction at the last step.
+Classifier-free guidance (Ho & Salimans 2022) runs the conditional and the null condition in ONE batched
+call: the callable receives the doubled batch [cond; null] and a `drop_text` mask that is True on the null
+half.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional, Sequence, Union
+
+import torch
+
+DenoiseFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+MAX_BETA = 0.999          # Nichol & Dhariwal clip betas to avoid a singularity at t -> T
+COSINE_OFFSET = 0.008     # the "s" of Nichol & Dhariwal Eq. (17): keeps beta_0 from being too small
+
+
+# ------------------------------------------------------------------------------------------- schedules
+def cosine_alpha_bar(s: torch.Tensor) -> torch.Tensor:
+    """alpha_bar(s) = cos^2(((s + 0.008) / 1.008) * pi / 2), s in [0, 1] (Nichol & Dhariwal 2021, Eq. 17)."""
+    return torch.cos((s + COSINE_OFFSET) / (1 + COSINE_OFFSET) * math.pi / 2) ** 2
+
+
+def cosine_betas(num_timesteps: int, max_beta: float = MAX_BETA) -> torch.Tensor:
+    """beta_i = min(1 - alpha_bar((i+1)/N) / alpha_bar(i/N), max_beta), float64 (N,)  (paper ref. [32])."""
+    i = torch.arange(num_timesteps, dtype=torch.float64)
+    ratio = cosine_alpha_bar((i + 1) / num_timesteps) / cosine_alpha_bar(i / num_timesteps)
+    return (1 - ratio).clamp(max=max_beta)
+
+
+def linear_betas(num_timesteps: int) -> torch.Tensor:
+    """Ho et al. 2020's linear schedule 1e-4 .. 0.02, rescaled so any step count spans the same noise levels."""
+    scale = 1000 / num_timesteps
+    return torch.linspace(scale * 1e-4, scale * 0.02, num_timesteps, dtype=torch.float64)
+
+
+SCHEDULES = {"cosine": cosine_betas, "linear": linear_betas}
+
+
+def space_timesteps(num_timesteps: int, count: int) -> list[int]:
+    """The kept timesteps (ascending) for a `count`-step sampler.
+
+    InterGen's "ddimN": the smallest integer stride whose range(0, N, stride) has exactly `count` entries
+    (1000 steps, 50 -> {0, 20, ..., 980}). When no integer stride fits (e.g. 300 of 1000), spread `count`
+    steps evenly over [0, N-1] instead, rounding to integers (always keeps 0).
+    """
+    if not 1 <= count <= num_timesteps:
+        raise ValueError(f"sampling steps must be in [1, {num_timesteps}], got {count}")
+    for stride in range(1, num_timesteps + 1):
+        if len(range(0, num_timesteps, stride)) == count:
+            return list(range(0, num_timesteps, stride))
+    frac = (num_timesteps - 1) / max(count - 1, 1)
+    return sorted({round(i * frac) for i in range(count)})
+
+
+# --------------------------------------------------------------------------------------- forward process
+class GaussianDiffusion:
+    """The forward process q(x_t | x_0) of a `num_timesteps`-step schedule (DDPM, Ho et al. 2020)."""
+
+    def __init__(self, num_timesteps: int = 1000, schedule: str = "cosine"):
+        if schedule not in SCHEDULES:
+            raise ValueError(f"unknown noise schedule {schedule!r}; choose one of {sorted(SCHEDULES)}")
+        self.num_timesteps = num_timesteps
+        self.schedule = schedule
+        self.betas = SCHEDULES[schedule](num_timesteps)                  # (N,) float64
+        self.alphas_cumprod = torch.cumprod(1 - self.betas, dim=0)       # alpha_bar_t, (N,) float64
+
+    @classmethod
+    def from_config(cls, cfg) -> "GaussianDiffusion":
+        return cls(cfg.num_timesteps, cfg.schedule)
+
+    def _gather(self, values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """values[t] as like's dtype/device, shaped (B, 1, 1, ...) to broadcast over like."""
+        out = values.to(t.device)[t].to(like.dtype)
+        return out.reshape(-1, *([1] * (like.dim() - 1)))
+
+    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps   (paper Eq. 1; DDPM Eq. 4)."""
+        if noise is None:
+            noise = torch.randn_like(x0)
+        return (self._gather(self.alphas_cumprod.sqrt(), t, x0) * x0
+                + self._gather((1 - self.alphas_cumprod).sqrt(), t, x0) * noise)
+
+    def sample_timesteps(self, batch: int, *, generator: Optional[torch.Generator] = None,
+                         device: Union[str, torch.device, None] = None) -> torch.Tensor:
+        """t ~ Uniform{0, ..., N-1}, (B,) int64, as InterGen's uniform sampler."""
+        t = torch.randint(0, self.num_timesteps, (batch,), generator=generator,
+                          device=generator.device if generator is not None else "cpu")
+        return t.to(device) if device is not None else t
+
+
+# ------------------------------------------------------------------------------------------- guidance
+def guided_x0(cond: torch.Tensor, null: torch.Tensor, scale: float) -> torch.Tensor:
+    """Classifier-free guidance on the x0 prediction: s * cond + (1 - s) * null (Ho & Salimans 2022)."""
+    return null + scale * (cond - null)
+
+
+def conditioned(model: Callable, **cond) -> DenoiseFn:
+    """Wrap `model(x, t, **cond, drop_text=...)` as a DenoiseFn.
+
+    Tensors in `cond` have the batch of one guidance half; they are tiled along dim 0 to the batch the sampler
+    passes (twice as large when guidance runs cond and null together). Non-tensors pass through.
+    """
+    def denoise(x: torch.Tensor, t: torch.Tensor, drop_text: torch.Tensor) -> torch.Tensor:
+        def tile(v):
+            if not torch.is_tensor(v) or v.shape[0] == x.shape[0]:
+                return v
+            return v.repeat(x.shape[0] // v.shape[0], *([1] * (v.dim() - 1)))
+        return model(x, t, **{k: tile(v) for k, v in cond.items()}, drop_text=drop_text)
+    return denoise
+
+
+# -------------------------------------------------------------------------------------------- sampler
+class DDIMSampler:
+    """DDIM (Song et al. 2021) over a respaced subset of the diffusion's timesteps, for x0-predicting nets."""
+
+    def __init__(self, diffusion: GaussianDiffusion, steps: int = 50, eta: float = 0.0):
+        if eta < 0:
+            raise ValueError(f"DDIM eta must be >= 0, got {eta}")
+        self.diffusion = diffusion
+        self.eta = eta
+        self.set_timesteps(steps)
+
+    @classmethod
+    def from_config(cls, cfg, diffusion: Optional[GaussianDiffusion] = None) -> "DDIMSampler":
+        return cls(diffusion or GaussianDiffusion.from_config(cfg), cfg.sample_steps, cfg.eta)
+
+    def set_timesteps(self, steps: int) -> None:
+        """Respace to `steps` kept timesteps tau_1 < ... < tau_S (the net is called with these original t)."""
+        kept = space_timesteps(self.diffusion.num_timesteps, steps)
+        self.timesteps = torch.tensor(kept[::-1], dtype=torch.long)            # descending, as sampled
+        ab = self.diffusion.alphas_cumprod[self.timesteps]                    # alpha_bar at tau_i
+        self.alpha_bar = ab
+        self.alpha_bar_prev = torch.cat([ab[1:], ab.new_ones(1)])             # alpha_bar at tau_{i-1}; 1 at the end
+
+    @property
+    def steps(self) -> int:
+        return len(self.timesteps)
+
+    def step(self, x0_hat: torch.Tensor, i: int, x_t: torch.Tensor, *,
+             generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """One DDIM update x_{tau_i} -> x_{tau_{i-1}} given the net's x0 estimate (Song et al., Eq. 12).
+
+        i indexes self.timesteps (0 = the noisiest step).
+        """
+        ab_t = float(self.alpha_bar[i])
+        ab_prev = float(self.alpha_bar_prev[i])
+        # 1. The noise the x0 estimate implies: eps = (x_t - sqrt(ab_t) x0) / sqrt(1 - ab_t)
+        eps = (x_t - math.sqrt(ab_t) * x0_hat) / math.sqrt(1 - ab_t)
+        # 2. sigma_t(eta) (Eq. 16); eta = 0 is the deterministic DDIM, eta = 1 DDPM's posterior variance
+        sigma = self.eta * math.sqrt((1 - ab_prev) / (1 - ab_t)) * math.sqrt(1 - ab_t / ab_prev)
+        # 3. x_{t-1} = sqrt(ab_prev) x0 + sqrt(1 - ab_prev - sigma^2) eps + sigma z
+        x_prev = math.sqrt(ab_prev) * x0_hat + math.sqrt(max(1 - ab_prev - sigma ** 2, 0.0)) * eps
+        if sigma > 0:
+            x_prev = x_prev + sigma * _randn(x_t.shape, generator, x_t)
+        return x_prev
+
+    def denoise_guided(self, denoise: DenoiseFn, x_t: torch.Tensor, t: torch.Tensor, guidance: float) -> torch.Tensor:
+        """x0 estimate at x_t; with guidance != 1 the cond and null halves go through the net in one call."""
+        batch = x_t.shape[0]
+        if guidance == 1.0:  # s = 1 is the conditional output itself: skip the null half
+            return denoise(x_t, t, torch.zeros(batch, dtype=torch.bool, device=x_t.device))
+        drop = torch.cat([torch.zeros(batch, dtype=torch.bool), torch.ones(batch, dtype=torch.bool)]).to(x_t.device)
+        out = denoise(torch.cat([x_t, x_t]), torch.cat([t, t]), drop)
+        cond, null = out.chunk(2)
+        return guided_x0(cond, null, guidance)
+
+    @torch.no_grad()
+    def sample(self, denoise: DenoiseFn, shape: Sequence[int], *, guidance: float = 1.0,
+               generator: Optional[torch.Generator] = None, device: Union[str, torch.device] = "cpu",
+               dtype: torch.dtype = torch.float32, x_T: Optional[torch.Tensor] = None,
+               progress: Union[bool, Callable] = False) -> torch.Tensor:
+        """Draw x_0 from noise: S DDIM steps, returning the final step's x0 prediction (as InterGen).
+
+        progress: True for a tqdm bar, or a callable wrapping the step iterable (e.g. a custom tqdm).
+        Noise comes from `generator` (on its own device, then moved), so a seed gives the same sample on any
+        device.
+        """
+        x = x_T.to(device, dtype) if x_T is not None else _randn(shape, generator, None).to(device, dtype)
+        steps = range(self.steps)
+        if progress is True:
+            from tqdm.auto import tqdm
+            steps = tqdm(steps, desc="denoising", unit="step", leave=False)
+        elif callable(progress):
+            steps = progress(steps)
+        x0_hat = x
+        for i in steps:
+            t = self.timesteps[i].expand(x.shape[0]).to(device)
+            x0_hat = self.denoise_guided(denoise, x, t, guidance)
+            if i < self.steps - 1:
+                x = self.step(x0_hat, i, x, generator=generator)
+        return x0_hat
+
+
+def _randn(shape, generator: Optional[torch.Generator], like: Optional[torch.Tensor]) -> torch.Tensor:
+    """Standard normal noise from `generator` (drawn on the generator's device), moved next to `like`."""
+    device = generator.device if generator is not None else "cpu"
+    z = torch.randn(tuple(shape), generator=generator, device=device)
+    return z.to(like.device, like.dtype) if like is not None else z

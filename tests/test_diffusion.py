@@ -1,0 +1,131 @@
+import math
+
+import pytest
+import torch
+
+from intermamba.config import DiffusionConfig
+from intermamba.diffusion import (DDIMSampler, GaussianDiffusion, conditioned, cosine_betas, guided_x0,
+                                  space_timesteps)
+
+
+def test_cosine_schedule_matches_closed_form():
+    n = 1000
+    betas = cosine_betas(n)
+    f = lambda s: math.cos((s + 0.008) / 1.008 * math.pi / 2) ** 2
+    for i in [0, 1, 10, 500, 998, 999]:
+        assert betas[i].item() == pytest.approx(min(1 - f((i + 1) / n) / f(i / n), 0.999), rel=1e-12)
+    # alpha_bar_t = prod(1 - beta) telescopes to f(t+1) / f(0) (before the 0.999 clip bites at the very end)
+    diffusion = GaussianDiffusion(n, "cosine")
+    for t in [0, 100, 700, 990]:
+        assert diffusion.alphas_cumprod[t].item() == pytest.approx(f((t + 1) / n) / f(0), rel=1e-9)
+    assert betas.max().item() <= 0.999 and betas.min().item() > 0
+
+
+def test_space_timesteps_intergen_ddim50_and_any_count():
+    assert space_timesteps(1000, 50) == list(range(0, 1000, 20))
+    assert space_timesteps(1000, 1000) == list(range(1000))
+    for count in [1, 7, 30, 300, 999]:
+        kept = space_timesteps(1000, count)
+        assert len(kept) == count and kept[0] == 0 and kept == sorted(set(kept)) and kept[-1] < 1000
+    with pytest.raises(ValueError, match="sampling steps"):
+        space_timesteps(1000, 0)
+
+
+def test_q_sample_statistics():
+    diffusion = GaussianDiffusion(1000)
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.full((20000, 3), 2.0)
+    for t in [0, 300, 999]:
+        ab = diffusion.alphas_cumprod[t].item()
+        xt = diffusion.q_sample(x0, torch.full((20000,), t), torch.randn(x0.shape, generator=g))
+        assert xt.mean().item() == pytest.approx(2 * math.sqrt(ab), abs=0.02)
+        assert xt.var().item() == pytest.approx(1 - ab, abs=0.02)
+    t = diffusion.sample_timesteps(5000, generator=g)
+    assert t.dtype == torch.long and t.min() >= 0 and t.max() <= 999
+
+
+@pytest.mark.parametrize("steps", [50, 13, 1])
+def test_ddim_with_perfect_oracle_returns_data(steps):
+    torch.manual_seed(0)
+    data = torch.randn(3, 7, 2, 5)
+    sampler = DDIMSampler(GaussianDiffusion(1000), steps=steps)
+    calls = []
+
+    def oracle(x, t, drop_text):
+        calls.append(t.clone())
+        return data.repeat(x.shape[0] // data.shape[0], 1, 1, 1)
+
+    out = sampler.sample(oracle, data.shape, guidance=3.5, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(out, data)
+    assert len(calls) == steps and calls[0][0].item() == sampler.timesteps[0].item() and calls[-1][0].item() == 0
+
+
+def test_ddim_with_oracle_is_consistent_along_the_path():
+    # With a perfect x0 oracle, eta = 0 keeps x_t on the straight line between data and the initial noise:
+    # x_tau = sqrt(ab) x0 + sqrt(1 - ab) eps for the SAME eps at every step.
+    data = torch.randn(2, 4)
+    sampler = DDIMSampler(GaussianDiffusion(1000), steps=10)
+    noise = torch.randn(2, 4)
+    ab0 = sampler.alpha_bar[0].item()
+    x = math.sqrt(ab0) * data + math.sqrt(1 - ab0) * noise
+    for i in range(sampler.steps - 1):
+        x = sampler.step(data, i, x)
+        ab = sampler.alpha_bar_prev[i].item()
+        torch.testing.assert_close(x, math.sqrt(ab) * data + math.sqrt(1 - ab) * noise, rtol=1e-5, atol=1e-5)
+
+
+def test_ddim_eta_positive_adds_noise_and_is_seeded():
+    sampler = DDIMSampler(GaussianDiffusion(1000), steps=10, eta=1.0)
+    net = lambda x, t, d: 0.5 * x
+    a = sampler.sample(net, (2, 3), generator=torch.Generator().manual_seed(3))
+    b = sampler.sample(net, (2, 3), generator=torch.Generator().manual_seed(3))
+    c = sampler.sample(net, (2, 3), generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(a, b)
+    assert not torch.allclose(a, c)
+    with pytest.raises(ValueError, match="eta"):
+        DDIMSampler(GaussianDiffusion(1000), eta=-1)
+
+
+def _toy_net(x, t, text, drop_text):
+    # a conditional "network": the text shifts the output unless it is dropped
+    cond = torch.where(drop_text[:, None], torch.zeros_like(text), text)
+    return 0.9 * x + cond[:, :, None] * (1 + t[:, None, None] / 1000)
+
+
+def test_guidance_scale_one_equals_conditional_output():
+    torch.manual_seed(0)
+    text = torch.randn(3, 4)
+    x = torch.randn(3, 4, 5)
+    t = torch.tensor([10, 500, 999])
+    denoise = conditioned(_toy_net, text=text)
+    sampler = DDIMSampler(GaussianDiffusion(1000), steps=5)
+    cond = _toy_net(x, t, text, torch.zeros(3, dtype=torch.bool))
+    torch.testing.assert_close(sampler.denoise_guided(denoise, x, t, 1.0), cond)
+    # the batched formula at s = 1 gives the conditional output too, and at s = 0 the null output
+    both = denoise(torch.cat([x, x]), torch.cat([t, t]), torch.tensor([False] * 3 + [True] * 3))
+    torch.testing.assert_close(guided_x0(*both.chunk(2), 1.0), cond)
+    null = _toy_net(x, t, text, torch.ones(3, dtype=torch.bool))
+    torch.testing.assert_close(guided_x0(*both.chunk(2), 0.0), null)
+
+
+def test_guidance_runs_in_one_batched_call():
+    text = torch.randn(2, 4)
+    seen = []
+
+    def net(x, t, text, drop_text):
+        seen.append((x.shape[0], drop_text.tolist(), text.shape[0]))
+        return _toy_net(x, t, text, drop_text)
+
+    sampler = DDIMSampler(GaussianDiffusion(1000), steps=3)
+    sampler.sample(conditioned(net, text=text), (2, 4, 5), guidance=3.5, generator=torch.Generator().manual_seed(0))
+    assert seen == [(4, [False, False, True, True], 4)] * 3
+
+
+def test_sampler_from_config_and_respacing_once():
+    cfg = DiffusionConfig(sample_steps=50)
+    sampler = DDIMSampler.from_config(cfg)
+    assert sampler.timesteps.tolist() == list(range(980, -1, -20))
+    sampler.set_timesteps(10)
+    assert sampler.steps == 10 and sampler.timesteps[-1].item() == 0
+    with pytest.raises(ValueError, match="schedule"):
+        GaussianDiffusion(1000, "quadratic")
