@@ -123,15 +123,30 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
+    # The metric protocol (evaluation/protocol.py). `preset` fills the fields left null: "interhuman" is
+    # InterGen's (batch 96, embeddings x6 for FID and Diversity, Diversity halved), "interx" Guo et al.'s as
+    # Inter-X uses it (batch 32, x1, not halved).
     preset: Literal["interhuman", "interx"] = "interhuman"
-    batch_size: int = 96            # InterGen: "fixed to 96"; Inter-X: 32
+    batch_size: Optional[int] = None        # R-Precision / MM Dist batch (null: the preset's 96 or 32)
+    emb_scale: Optional[float] = None       # null: the preset's 6 or 1
+    diversity_halve: Optional[bool] = None  # null: the preset's true or false
     replications: int = 20
-    emb_scale: float = 6.0          # InterGen scales embeddings by 6 for FID and Diversity; Inter-X: 1
-    diversity_halve: bool = True    # InterGen halves Diversity; Inter-X does not
     diversity_times: int = 300
-    mm_num_samples: int = 100
+    mm_num_samples: int = 100               # MModality: texts x generations each x index pairs
     mm_num_repeats: int = 30
     mm_num_times: int = 10
+    split: str = "test"
+    max_items: Optional[int] = None         # cap on the evaluated split (null: all of it, as InterGen)
+    gen_batch_size: int = 32                # items per generate() call (part of the seeding, so recorded)
+    seed: int = 0
+    # The evaluator network (evaluation/evaluator.py) and its training (`intermamba train-evaluator`).
+    evaluator: Literal["interclip", "small", "tiny"] = "small"   # size preset; interclip = InterGen's
+    evaluator_steps: int = 3000
+    evaluator_batch_size: int = 64
+    evaluator_lr: float = 3e-4
+    evaluator_weight_decay: float = 1e-4
+    evaluator_grad_clip: float = 1.0
+    evaluator_log_every: int = 50
 
 
 @dataclass
