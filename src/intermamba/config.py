@@ -74,6 +74,8 @@ class LossConfig:
     joint_affinity: float = 3.0
     rel_orient: float = 0.01
     t_bar: int = 700                # geometric terms only for samples with t <= t_bar
+    dist_map_threshold: float = 1.0     # metres: L_DM only where the predicted cross-person distance is below
+    affinity_threshold: float = 0.1     # metres: joint affinity where the target distance is below (a touch)
 
 
 @dataclass
