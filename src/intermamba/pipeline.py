@@ -138,6 +138,19 @@ class InterMambaPipeline:
         valid = torch.arange(t_max)[None, :] < torch.tensor(lengths)[:, None]          # (B, T)
         return x0 * valid[:, :, None, None]
 
+    @staticmethod
+    def to_samples(texts: Sequence[str], seeds: Sequence[int], features: torch.Tensor,
+                   lengths: Optional[Sequence[int]] = None) -> list[Sample]:
+        """Wrap a batch of denormalised features (B, T, 2, 262) as Samples (cropped to `lengths` if given)."""
+        from .motion import features_to_joints
+
+        out = []
+        for i, (text, seed) in enumerate(zip(texts, seeds)):
+            f = features[i, : lengths[i] if lengths is not None else None].numpy()       # (T, 2, 262)
+            joints = features_to_joints(f).transpose(1, 0, 2, 3)                      # (2, T, 22, 3)
+            out.append(Sample(text=text, seed=int(seed), features=f, joints=np.ascontiguousarray(joints)))
+        return out
+
     def generate(self, texts: Union[str, Sequence[str]], *, frames: int = 210, seed: int = 0, num_samples: int = 1,
                  steps: Optional[int] = None, guidance: Optional[float] = None, batch_size: int = 16,
                  progress: bool = False) -> list[Sample]:
@@ -145,8 +158,6 @@ class InterMambaPipeline:
 
         Returns the samples grouped by text: [text0 sample0, text0 sample1, ..., text1 sample0, ...].
         """
-        from .motion import features_to_joints
-
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
             raise ValueError("no prompt given")
@@ -166,9 +177,7 @@ class InterMambaPipeline:
             chunk = jobs[start:start + batch_size]
             feats = self.sample_features([t for t, _ in chunk], [frames] * len(chunk), [s for _, s in chunk],
                                          steps=steps, guidance=guidance, progress=progress)
-            joints = features_to_joints(feats)                                          # (B, T, 2, 22, 3)
-            for (text, s), f, j in zip(chunk, feats.numpy(), joints.numpy()):
-                out.append(Sample(text=text, seed=s, features=f, joints=np.ascontiguousarray(j.transpose(1, 0, 2, 3))))
+            out += self.to_samples([t for t, _ in chunk], [s for _, s in chunk], feats)
             if bar is not None:
                 bar.update(len(chunk))
         if bar is not None:
