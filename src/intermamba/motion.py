@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Iterable, Union
 
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from . import skeleton as sk
+from .fileio import atomic_path
 from .rotations import MIRROR_6D_SIGN, qrot, yaw_quat
 
 Array = Union[torch.Tensor, np.ndarray]
@@ -236,16 +236,8 @@ class Normalizer:
         """Write mean/std to a safetensors file, atomically."""
         from safetensors.torch import save_file
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(self.state_dict(), tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        with atomic_path(path) as tmp:
+            save_file(self.state_dict(), str(tmp))
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike]) -> "Normalizer":
