@@ -266,7 +266,7 @@ class Evaluator:
             return cls(InterCLIP(cfg), _ClipFrontEnd(), device=device)
         if text_encoder is None:
             raise ValueError("an evaluator over token features needs a text encoder (intermamba.text)")
-        cfg = dataclasses.replace(cfg, text_in_dim=text_encoder.dim)
+        cfg = dataclasses.replace(cfg, text_in_dim=text_encoder.dim, max_tokens=text_encoder.max_tokens)
         return cls(InterCLIP(cfg), _FeatureFrontEnd(text_encoder), text_config=text_config, device=device)
 
     @classmethod

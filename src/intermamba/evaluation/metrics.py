@@ -86,16 +86,20 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     |mu1 - mu2|^2 + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))."""
     diff = mu1 - mu2
     covmean = linalg.sqrtm(sigma1 @ sigma2)
-    if not np.isfinite(covmean).all():
-        # Singular product (e.g. fewer samples than dimensions): regularise both covariances and retry.
+    if not np.isfinite(covmean).all() or _large_imaginary(covmean):
+        # Singular product (e.g. fewer samples than dimensions): regularise both covariances and retry. (The
+        # reference retries only on non-finite results and crashes on a large imaginary part instead.)
         offset = np.eye(len(sigma1)) * eps
         covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-    if np.iscomplexobj(covmean):
-        if not np.allclose(np.diagonal(covmean).imag, 0.0, atol=FID_IMAG_ATOL):
-            raise ValueError(f"FID: sqrtm has a large imaginary part ({np.abs(covmean.imag).max():.3g}); "
-                             "the covariances are badly conditioned, use more samples")
-        covmean = covmean.real
+    if _large_imaginary(covmean):
+        raise ValueError(f"FID: sqrtm has a large imaginary part ({np.abs(covmean.imag).max():.3g}); "
+                         "the covariances are badly conditioned, use more samples")
+    covmean = covmean.real
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
+
+
+def _large_imaginary(m: np.ndarray) -> bool:
+    return np.iscomplexobj(m) and not np.allclose(np.diagonal(m).imag, 0.0, atol=FID_IMAG_ATOL)
 
 
 def fid(gt_emb: np.ndarray, gen_emb: np.ndarray, *, emb_scale: float = INTERHUMAN_EMB_SCALE) -> float:
