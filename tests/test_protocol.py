@@ -1,0 +1,139 @@
+"""The replicated protocol end to end on toy data: determinism, sanity of the Real row, stand-in generators."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from evaluation_toys import HashTextEncoder, ToyDataset
+from intermamba.config import EvalConfig, load_config
+from intermamba.evaluation.evaluator import Evaluator
+from intermamba.evaluation.protocol import METRICS, REAL, evaluate, resolve_settings
+from intermamba.evaluation.train_evaluator import fit
+from intermamba.skeleton import FEATURE_DIM
+
+SETTINGS = dict(batch_size=12, replications=2, diversity_times=20, mm_num_samples=3, mm_num_repeats=4,
+                mm_num_times=2, gen_batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.manual_seed(0)
+    ev = Evaluator.from_config("tiny", HashTextEncoder())
+    fit(ev, ToyDataset(60, seed=0), steps=120, batch_size=12, lr=3e-3, progress=False)
+    return ev
+
+
+@pytest.fixture(scope="module")
+def test_set():
+    return ToyDataset(48, seed=1)
+
+
+def _settings(**kw):
+    return resolve_settings(EvalConfig(), **{**SETTINGS, **kw})
+
+
+def real_motion(dataset):
+    """A stand-in generator that returns real motion of the caption's kind at the asked length."""
+    from evaluation_toys import CAPTIONS
+
+    def generate(texts, lengths, seed):
+        rng = np.random.default_rng(seed)
+        out = np.zeros((len(texts), max(lengths), 2, FEATURE_DIM), np.float32)
+        for b, (text, length) in enumerate(zip(texts, lengths)):
+            candidates = np.flatnonzero(dataset.kind == CAPTIONS.index(text))
+            out[b] = dataset.motion(rng.choice(candidates), int(length))[: max(lengths)]
+        return out
+    return generate
+
+
+def noise(texts, lengths, seed):
+    return np.random.default_rng(seed).normal(size=(len(texts), max(lengths), 2, FEATURE_DIM)).astype(np.float32)
+
+
+def test_presets_and_quick_settings():
+    s = resolve_settings(EvalConfig())
+    assert (s.batch_size, s.emb_scale, s.diversity_divide_by, s.replications) == (96, 6.0, 2.0, 20)
+    assert (s.mm_num_samples, s.mm_num_repeats, s.mm_num_times, s.diversity_times) == (100, 30, 10, 300)
+    x = resolve_settings(EvalConfig(preset="interx"))
+    assert (x.batch_size, x.emb_scale, x.diversity_divide_by) == (32, 1.0, 1.0)
+    q = resolve_settings(EvalConfig(), quick=True)
+    assert q.quick and q.replications < 20 and q.batch_size < 96
+    assert resolve_settings(EvalConfig(), quick=True, replications=3).replications == 3
+    with pytest.raises(ValueError, match="mm_num_times .* cannot exceed"):
+        resolve_settings(EvalConfig(mm_num_times=40))
+    tiny = load_config("tiny").eval
+    assert resolve_settings(tiny).batch_size == tiny.batch_size
+
+
+def test_real_row_is_sane_and_model_rows_rank_correctly(trained, test_set):
+    result = evaluate(test_set, trained, {"copy": real_motion(test_set), "noise": noise}, _settings(), progress=False)
+    s = result.summary()
+    assert list(s) == [REAL, "copy", "noise"]
+    assert "mmodality" not in s[REAL] and set(s["copy"]) == set(METRICS)
+    # Real vs a fresh pass over real data: FID near 0 (against noise's); matched pairs far above chance
+    # (top-3 chance: 3/12). Copying real motion scores like Real; noise is far away and at chance.
+    noise_fid = s["noise"]["fid"]["mean"]
+    assert s[REAL]["fid"]["mean"] < 0.05 * noise_fid and s["copy"]["fid"]["mean"] < 0.05 * noise_fid
+    assert s[REAL]["r_precision_top3"]["mean"] > 0.8
+    assert s["copy"]["r_precision_top3"]["mean"] > 0.8
+    assert s["noise"]["r_precision_top3"]["mean"] < 0.5
+    assert s["noise"]["mm_dist"]["mean"] > s["copy"]["mm_dist"]["mean"]
+    for row in s.values():
+        for name in ("r_precision_top1", "r_precision_top2", "r_precision_top3"):
+            assert 0.0 <= row[name]["mean"] <= 1.0
+        assert row["r_precision_top1"]["mean"] <= row["r_precision_top2"]["mean"] <= row["r_precision_top3"]["mean"]
+    assert len(result.values["copy"]["fid"]) == 2                    # one value per replication
+
+
+def test_protocol_is_deterministic(trained, test_set):
+    a = evaluate(test_set, trained, {"noise": noise}, _settings(), progress=False)
+    b = evaluate(test_set, trained, {"noise": noise}, _settings(), progress=False)
+    assert a.values == b.values
+    c = evaluate(test_set, trained, {"noise": noise}, _settings(seed=1), progress=False)
+    assert c.values != a.values
+
+
+def test_generation_uses_ground_truth_lengths_and_mmodality_repeats(trained, test_set):
+    calls = []
+
+    def spy(texts, lengths, seed):
+        calls.append((list(texts), np.asarray(lengths).copy(), seed))
+        return noise(texts, lengths, seed)
+
+    settings = _settings(replications=1)
+    evaluate(test_set, trained, {"spy": spy}, settings, progress=False)
+    sizes = [len(t) for t, _, _ in calls]
+    mm_calls = [c for c in calls if len(c[0]) == settings.mm_num_repeats and len(set(c[0])) == 1
+                and len(set(c[1].tolist())) == 1]
+    assert len(mm_calls) >= settings.mm_num_samples
+    assert sum(sizes) == len(test_set) + settings.mm_num_samples * (settings.mm_num_repeats - 1)
+    lengths = np.concatenate([l for _, l, _ in calls])
+    assert lengths.min() >= test_set.min_frames and lengths.max() <= test_set.max_frames
+    assert len({seed for _, _, seed in calls}) == len(calls)            # every call its own seed
+
+
+def test_results_are_written_as_json_and_markdown(trained, test_set, tmp_path):
+    result = evaluate(test_set, trained, {"noise": noise}, _settings(replications=2), progress=False)
+    json_path, md_path = result.save(tmp_path)
+    data = json.loads(json_path.read_text())
+    assert set(data["summary"]) == {REAL, "noise"}
+    assert data["settings"]["batch_size"] == SETTINGS["batch_size"]
+    md = md_path.read_text()
+    assert md.splitlines()[0].startswith("| Methods | R-Precision Top 1")
+    assert "| Real |" in md and "| noise |" in md and " ± " in md
+    assert md.splitlines()[2].rstrip().endswith("| - |")                # Real has no MModality
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "results.md"]
+
+
+def test_bad_inputs_are_reported(trained, test_set):
+    with pytest.raises(ValueError, match="fewer than one evaluation batch"):
+        evaluate(ToyDataset(8), trained, {}, _settings(), progress=False)
+
+    def wrong_shape(texts, lengths, seed):
+        return np.zeros((len(texts), 3, 2, FEATURE_DIM))
+    with pytest.raises(ValueError, match=r"generate\(\) must return"):
+        evaluate(test_set, trained, {"bad": wrong_shape}, _settings(replications=1), progress=False)
+    with pytest.raises(ValueError, match="cannot be called 'Real'"):
+        evaluate(test_set, trained, {REAL: noise}, _settings(), progress=False)
