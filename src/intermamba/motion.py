@@ -21,7 +21,7 @@ import torch
 
 from . import skeleton as sk
 from .fileio import atomic_path
-from .rotations import MIRROR_6D_SIGN, qrot, yaw_quat
+from .rotations import MIRROR_6D_SIGN, quat_to_matrix, yaw_quat
 
 Array = Union[torch.Tensor, np.ndarray]
 
@@ -87,7 +87,8 @@ def pair_to_features(positions: torch.Tensor, rotations: torch.Tensor) -> torch.
     origin = pos[0, 0, sk.ROOT] * pos.new_tensor([1.0, 0.0, 1.0])
     pos = pos - origin
     # step d: turn about +Y so that person 1 faces +Z at frame 0
-    pos = qrot(yaw_quat(-facing_yaw(pos[0, 0])), pos)
+    turn = quat_to_matrix(yaw_quat(-facing_yaw(pos[0, 0])))  # (3, 3)
+    pos = pos @ turn.T
     contacts = foot_contacts(pos)                                      # (2, T-1, 4)      step e
     vel = pos[:, 1:] - pos[:, :-1]                                     # (2, T-1, 22, 3)  step f
     T1 = vel.shape[1]

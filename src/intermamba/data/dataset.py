@@ -142,13 +142,13 @@ class MotionDataset(Dataset):
         positions, rotations = self._arrays(i)
         text = item.texts[int(torch.randint(len(item.texts), ()))]
         name = item.name
-        if mirrored:
-            positions, rotations = mirror_joints(positions), mirror_rot6d(rotations)
-            text, name = mirror_text(text), name + MIRROR_SUFFIX
         T = positions.shape[1]
         if T > self.max_frames:  # random window; InterGen draws starts 0..T-max-1, we allow every window
             start = int(torch.randint(T - self.max_frames + 1, ()))
             positions, rotations = positions[:, start:start + self.max_frames], rotations[:, start:start + self.max_frames]
+        if mirrored:  # after the crop: mirroring commutes with it and is cheaper on fewer frames
+            positions, rotations = mirror_joints(positions), mirror_rot6d(rotations)
+            text, name = mirror_text(text), name + MIRROR_SUFFIX
         if self.swap and torch.rand(()) < 0.5:   # decides whose frame is the reference
             positions, rotations = positions.flip(0), rotations.flip(0)
         feats = pair_to_features(positions, rotations)  # (T-1, 2, 262)
