@@ -80,19 +80,19 @@ def pair_to_features(positions: torch.Tensor, rotations: torch.Tensor) -> torch.
                          f"got {tuple(rotations.shape)}")
     if positions.shape[1] < 2:
         raise ValueError("a motion needs at least 2 frames (velocities use the next frame)")
-    # step b: each person's lowest joint over the whole clip touches y = 0
+    # intergen-facts 1.3 step 4b: each person's lowest joint over the whole clip touches y = 0
     floor = positions[..., 1].amin(dim=(1, 2))  # (2,)
     pos = positions - positions.new_tensor(UP) * floor[:, None, None, None]
-    # step c: person 1's frame-0 root to the origin in x and z
+    # step 4c: person 1's frame-0 root to the origin in x and z
     origin = pos[0, 0, sk.ROOT] * pos.new_tensor([1.0, 0.0, 1.0])
     pos = pos - origin
-    # step d: turn about +Y so that person 1 faces +Z at frame 0
+    # step 4d: turn about +Y so that person 1 faces +Z at frame 0
     turn = quat_to_matrix(yaw_quat(-facing_yaw(pos[0, 0])))  # (3, 3)
     pos = pos @ turn.T
-    contacts = foot_contacts(pos)                                      # (2, T-1, 4)      step e
-    vel = pos[:, 1:] - pos[:, :-1]                                     # (2, T-1, 22, 3)  step f
+    contacts = foot_contacts(pos)                                      # (2, T-1, 4)      step 4e
+    vel = pos[:, 1:] - pos[:, :-1]                                     # (2, T-1, 22, 3)  step 4f
     T1 = vel.shape[1]
-    feats = torch.cat([pos[:, :-1].reshape(2, T1, -1), vel.reshape(2, T1, -1),  # step g: drop the last frame
+    feats = torch.cat([pos[:, :-1].reshape(2, T1, -1), vel.reshape(2, T1, -1),  # step 4g: drop the last frame
                        rotations[:, :-1].reshape(2, T1, -1).to(pos), contacts], dim=-1)
     return feats.transpose(0, 1).contiguous()  # (T-1, 2, 262)
 
