@@ -27,8 +27,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional, Sequence, Union
@@ -37,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..fileio import atomic_path
 from ..skeleton import CONTACT, FEATURE_DIM
 
 MOTION_DIM = CONTACT.start          # 258: per-person features without the 4 foot contacts
@@ -327,19 +326,12 @@ class Evaluator:
         from safetensors.torch import save_file
 
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"format": EVALUATOR_FORMAT, "evaluator_config": self.config.to_json(),
                 "text_config": json.dumps(self.text_config, sort_keys=True)}
         meta.update({k: str(v) for k, v in (extra_metadata or {}).items()})
         state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(state, tmp, metadata=meta)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        with atomic_path(path) as tmp:
+            save_file(state, str(tmp), metadata=meta)
         return path
 
     # -------------------------------------------------------------------------------------- embedding

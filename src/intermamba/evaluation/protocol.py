@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import random
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from ..fileio import atomic_write_text
 from ..skeleton import FEATURE_DIM
 from . import metrics
 from .evaluator import Evaluator
@@ -147,20 +146,9 @@ class EvalResult:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         json_path, md_path = out_dir / "results.json", out_dir / "results.md"
-        _write_atomic(json_path, json.dumps(self.to_dict(), indent=2) + "\n")
-        _write_atomic(md_path, self.to_markdown())
+        atomic_write_text(json_path, json.dumps(self.to_dict(), indent=2) + "\n")
+        atomic_write_text(md_path, self.to_markdown())
         return json_path, md_path
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -344,3 +332,12 @@ def evaluate(dataset: Dataset, evaluator: Evaluator, generators: Optional[Mappin
         from ..config import EvalConfig
         settings = resolve_settings(EvalConfig())
     return Protocol(dataset, evaluator, settings, collate_fn=collate_fn, progress=progress).run(generators)
+
+
+def pipeline_generator(pipe, *, steps: Optional[int] = None, guidance: Optional[float] = None) -> Generate:
+    """A protocol generator over an `InterMambaPipeline`: one batched, guided DDIM call per chunk of items,
+    each item with its own length and its own seed (derived from the call's seed)."""
+    def generate(texts, lengths, seed):
+        seeds = np.random.SeedSequence(int(seed)).generate_state(len(texts)).tolist()
+        return pipe.sample_features(list(texts), [int(n) for n in lengths], seeds, steps=steps, guidance=guidance)
+    return generate

@@ -9,10 +9,9 @@ augmentations (random crops, person swaps, mirrored copies), exactly what the pr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -21,8 +20,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..fileio import atomic_write_text
 from .evaluator import Evaluator
 from .metrics import r_precision
+from .protocol import resolve_settings
 
 
 def _same_text(texts: list[str], device) -> torch.Tensor:
@@ -117,13 +118,6 @@ def retrieval_accuracy(evaluator: Evaluator, dataset: Dataset, *, batch_size: in
     return {"r_precision": (hits / n).tolist(), "r_precision_shuffled": (shuffled / n).tolist(), "items": n}
 
 
-def _write_json(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
-
-
 def train_evaluator(cfg, out_dir, *, progress: bool = True, device: str = "cpu") -> Path:
     """Build the `cfg.eval.evaluator` preset over `cfg.text`'s encoder, train it on `cfg.data`'s train split
     and write `out_dir/evaluator.safetensors` + `out_dir/evaluator.json` (training log, validation R-Precision)."""
@@ -134,7 +128,7 @@ def train_evaluator(cfg, out_dir, *, progress: bool = True, device: str = "cpu")
     out_dir.mkdir(parents=True, exist_ok=True)
     ev = cfg.eval
     encoder = build_text_encoder(cfg.text)
-    evaluator = Evaluator.from_config(ev.evaluator, encoder, text_config=_text_config_dict(cfg.text), device=device)
+    evaluator = Evaluator.from_config(ev.evaluator, encoder, text_config=dataclasses.asdict(cfg.text), device=device)
     train_set = build_dataset(cfg.data, "train")
     started = time.time()
     log = fit(evaluator, train_set, steps=ev.evaluator_steps, batch_size=ev.evaluator_batch_size,
@@ -144,18 +138,12 @@ def train_evaluator(cfg, out_dir, *, progress: bool = True, device: str = "cpu")
     report = {"config": cfg.name, "preset": ev.evaluator, "dataset": cfg.data.dataset, "steps": ev.evaluator_steps,
               "train_seconds": round(seconds, 1), "log": log,
               "parameters": sum(p.numel() for p in evaluator.net.parameters() if p.requires_grad)}
+    # Validation R-Precision in the protocol's batch size (or the whole split when it is smaller).
     val_set = build_dataset(cfg.data, "val")
-    from .protocol import resolve_settings
-    batch = resolve_settings(ev).batch_size
-    if len(val_set) >= min(batch, len(val_set)) > 1:
+    if len(val_set) > 1:
+        batch = resolve_settings(ev).batch_size
         report["val"] = retrieval_accuracy(evaluator, val_set, batch_size=batch, seed=cfg.data.seed, collate_fn=collate)
     path = evaluator.save(out_dir / "evaluator.safetensors",
                           extra_metadata={"dataset": cfg.data.dataset, "config": cfg.name, "steps": ev.evaluator_steps})
-    _write_json(out_dir / "evaluator.json", report)
+    atomic_write_text(out_dir / "evaluator.json", json.dumps(report, indent=2) + "\n")
     return path
-
-
-def _text_config_dict(text_cfg) -> dict:
-    import dataclasses
-
-    return dataclasses.asdict(text_cfg)
