@@ -1,0 +1,277 @@
+"""BVH import/export: the real CMU two-person capture, the parser's corners, our skeleton's round trip, and
+the folder-of-pairs dataset."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from intermamba import rotations, skeleton
+from intermamba.config import DataConfig
+from intermamba.data import bvh
+from intermamba.data.dataset import build_dataset
+
+from pathlib import Path
+
+CMU = Path(__file__).parent / "data" / "cmu"
+P18, P19 = CMU / "18_01.bvh", CMU / "19_01.bvh"
+J = skeleton.JOINT_INDEX
+
+
+@pytest.fixture(scope="module")
+def cmu120():
+    return bvh.read_bvh_pair(P18, P19, fps=120)
+
+
+# --------------------------------------------------------------------------------------- the CMU capture
+def test_cmu_files_are_byte_exact_with_their_line_endings():
+    # the parser must meet CRLF (18_01) and mixed endings (19_01) as they come in the wild
+    raw18, raw19 = P18.read_bytes(), P19.read_bytes()
+    assert raw18.count(b"\r\n") > 400
+    assert 0 < raw19.count(b"\r\n") < raw19.count(b"\n")
+
+
+def test_cmu_pair_matches_the_measured_facts(cmu120):
+    j = cmu120
+    assert j.shape == (2, 303, skeleton.NUM_JOINTS, 3) and j.dtype == np.float32
+    # pelvis heights (CMU README: about 1.01 m and 1.03 m)
+    np.testing.assert_allclose(j[:, 0, J["pelvis"], 1], [1.01, 1.03], atol=0.015)
+    roots = j[:, :, J["pelvis"]][..., [0, 2]]
+    gap = np.linalg.norm(roots[0] - roots[1], axis=-1)
+    assert gap[0] == pytest.approx(1.98, abs=0.01) and gap[-1] == pytest.approx(1.80, abs=0.01)
+    assert gap.min() == pytest.approx(0.74, abs=0.01) and 123 <= gap.argmin() <= 130
+    wrists = np.linalg.norm(j[0, :, J["r_wrist"]] - j[1, :, J["r_wrist"]], axis=-1)
+    assert wrists.argmin() == 123 and wrists.min() == pytest.approx(0.38, abs=0.01)  # the handshake
+    np.testing.assert_allclose(j[:, :, J["head"], 1].mean(axis=1), 1.45, atol=0.03)
+    assert j[..., 1].min() > -0.02  # feet on (not under) the floor: Y up, metres
+
+
+def test_cmu_anatomy_is_plausible(cmu120):
+    j = cmu120
+    bone = lambda a, b: np.linalg.norm(j[:, :, J[a]] - j[:, :, J[b]], axis=-1)  # noqa: E731
+    for a, b, lo, hi in [("l_hip", "l_knee", 0.35, 0.5), ("l_knee", "l_ankle", 0.35, 0.5),
+                         ("l_shoulder", "l_elbow", 0.22, 0.36), ("r_elbow", "r_wrist", 0.15, 0.3),
+                         ("l_shoulder", "r_shoulder", 0.25, 0.45), ("l_hip", "r_hip", 0.12, 0.3)]:
+        length = bone(a, b)
+        assert lo < length.mean() < hi, (a, b, length.mean())
+        assert length.std(axis=1).max() < 1e-4  # rigid bones: the FK is consistent over time
+    # left really is left: up x forward (forward = ankles -> toes) points from the right hip to the left one
+    forward = j[:, :, [J["l_foot"], J["r_foot"]]].mean(2) - j[:, :, [J["l_ankle"], J["r_ankle"]]].mean(2)
+    left = np.cross([0.0, 1.0, 0.0], forward)
+    assert (np.sum(left * (j[:, :, J["l_hip"]] - j[:, :, J["r_hip"]]), axis=-1) > 0).all()
+
+
+def test_both_cmu_naming_conventions_map_by_hierarchy():
+    m18, m19 = bvh.joint_map(bvh.read_bvh(P18)), bvh.joint_map(bvh.read_bvh(P19))
+    # the trap: "LeftShoulder" is the clavicle in 18_01 and the shoulder joint in 19_01
+    assert m18["l_shoulder"] == {"LeftArm": 1.0} and m19["l_shoulder"] == {"LeftShoulder": 1.0}
+    assert m18["r_elbow"] == {"RightForeArm": 1.0} and m19["r_elbow"] == {"RightElbow": 1.0}
+    assert m18["l_wrist"] == {"LeftHand": 1.0} and m19["l_wrist"] == {"LeftWrist": 1.0}
+    assert m18["l_hip"] == {"LeftUpLeg": 1.0} and m19["l_hip"] == {"LeftHip": 1.0}
+    assert m18["l_foot"] == {"LeftToeBase": 1.0} and m19["r_foot"] == {"RightToe": 1.0}
+    assert (m18["spine1"], m18["spine2"], m18["neck"], m18["head"]) == (
+        {"Spine": 1.0}, {"Spine1": 1.0}, {"Neck1": 1.0}, {"Head": 1.0})
+    assert (m19["spine1"], m19["spine2"], m19["neck"]) == ({"Chest": 1.0}, {"Chest2": 1.0}, {"Neck": 1.0})
+    # spine3 and the collars (CMU's clavicles sit on the thorax) are placed between their neighbours
+    for m in (m18, m19):
+        for name in ("spine3", "l_collar", "r_collar"):
+            assert len(m[name]) > 1 and sum(m[name].values()) == pytest.approx(1.0)
+            assert all(0 < w < 1 for w in m[name].values())
+
+
+def test_synthetic_tpose_frame_is_dropped_and_30fps_subsamples():
+    b18, b19 = bvh.read_bvh(P18), bvh.read_bvh(P19)
+    assert (b18.num_frames, b19.num_frames) == (304, 303) and b18.fps == 120
+    assert len(bvh.bvh_to_joints(b18, fps=120)) == 303  # the synthetic T-pose frame 0 is gone
+    assert len(bvh.bvh_to_joints(b19, fps=120)) == 303  # nothing to drop here
+    j120 = bvh.read_bvh_pair(P18, P19, fps=120)
+    j30 = bvh.read_bvh_pair(P18, P19)  # default: our 30 fps
+    assert j30.shape[1] == 76
+    np.testing.assert_array_equal(j30, j120[:, ::4])
+    j48 = bvh.read_bvh_pair(P18, P19, fps=48)  # 2.5 source frames per frame: interpolated in time
+    np.testing.assert_allclose(j48[:, 1], (j120[:, 2] + j120[:, 3]) / 2, atol=1e-6)
+    assert j48.shape[1] == 302 * 48 // 120 + 1
+
+
+def test_units_are_detected_or_forced():
+    b = bvh.read_bvh(P19)
+    auto = bvh.bvh_to_joints(b, fps=120)
+    forced = bvh.bvh_to_joints(b, fps=120, units="asf")
+    np.testing.assert_array_equal(auto, forced)
+    np.testing.assert_allclose(bvh.bvh_to_joints(b, fps=120, units=1.0) * bvh.UNITS_M["asf"], auto, rtol=1e-5)
+    with pytest.raises(ValueError, match="unknown units"):
+        bvh.bvh_to_joints(b, units="furlong")
+
+
+# ------------------------------------------------------------------------------------------ the parser
+def _chain_bvh(channels="Zrotation Yrotation Xrotation", values="0 0 0 30 -20 45", root_offset="0 0 0",
+               root_channels="Xposition Yposition Zposition", nl="\n") -> str:
+    n_root = len(root_channels.split())
+    n_joint = len(channels.split())
+    text = f"""HIERARCHY
+ROOT hips
+{{
+  OFFSET {root_offset}
+  CHANNELS {n_root} {root_channels}
+  JOINT bone
+  {{
+    OFFSET 0 1 0
+    CHANNELS {n_joint} {channels}
+    End Site
+    {{
+      OFFSET 0 0 2
+    }}
+  }}
+}}
+MOTION
+Frames: 1
+Frame Time: 0.0333333
+{values}
+"""
+    return text.replace("\n", nl)
+
+
+def test_channel_order_is_honoured_as_written():
+    for order in ("ZYX", "XYZ", "YXZ"):
+        chans = " ".join(f"{a}rotation" for a in order)
+        b = bvh.parse_bvh(_chain_bvh(channels=chans, values="1 2 3 30 -20 45"))
+        nodes = bvh.bvh_positions(b)[0]  # (N, 3): hips, bone, bone's End Site
+        R = rotations.euler_to_matrix(torch.tensor([30.0, -20.0, 45.0], dtype=torch.float64), order,
+                                      degrees=True).numpy()
+        np.testing.assert_allclose(nodes[0], [1, 2, 3])              # position channels replace OFFSET
+        np.testing.assert_allclose(nodes[1], [1, 3, 3])
+        np.testing.assert_allclose(nodes[2], nodes[1] + R @ [0, 0, 2], atol=1e-12)
+    # position channels in any order
+    b = bvh.parse_bvh(_chain_bvh(root_channels="Zposition Xposition Yposition", values="1 2 3 0 0 0"))
+    np.testing.assert_allclose(bvh.bvh_positions(b)[0, 0], [2, 3, 1])
+
+
+@pytest.mark.parametrize("nl", ["\n", "\r\n", "\r"])
+def test_line_endings_do_not_matter(nl):
+    ref = bvh.bvh_positions(bvh.parse_bvh(_chain_bvh()))
+    got = bvh.bvh_positions(bvh.parse_bvh(_chain_bvh(nl=nl)))
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("HIERARCHY\nROOT a\n{\nOFFSET 0 0 0\n}\n", "no MOTION"),
+    (_chain_bvh(values="0 0 0 30 -20"), "do not fill whole frames"),
+    (_chain_bvh(values="0 0 0 30 -20 abc"), "not a number"),
+    (_chain_bvh().replace("  }\n}", "  }\n"), "unbalanced"),
+    (_chain_bvh().replace("Zrotation", "Wrotation"), "unknown"),
+    (_chain_bvh().replace("Frame Time: 0.0333333", "Frame Time: 0"), "positive"),
+    (_chain_bvh().replace("OFFSET 0 1 0", ""), "no OFFSET"),
+])
+def test_malformed_bvh_is_a_clear_error(text, message):
+    with pytest.raises(bvh.BVHError, match=message):
+        bvh.parse_bvh(text, source="bad.bvh")
+
+
+def test_missing_or_foreign_skeleton_errors_name_the_file(tmp_path):
+    with pytest.raises(bvh.BVHError, match="cannot read BVH file .*nope.bvh"):
+        bvh.read_bvh(tmp_path / "nope.bvh")
+    path = tmp_path / "chain.bvh"
+    path.write_text(_chain_bvh())
+    with pytest.raises(bvh.BVHError, match="chain.bvh: cannot map this skeleton"):
+        bvh.read_bvh_joints(path)
+
+
+# ----------------------------------------------------------------------------------------- export
+def _random_pair(T=24, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    local = rotations.axis_angle_to_matrix(0.5 * torch.randn(2, T, skeleton.NUM_JOINTS, 3, generator=g,
+                                                             dtype=torch.float64))
+    root = torch.randn(2, T, 3, generator=g, dtype=torch.float64) * 0.5 + torch.tensor([0.0, 1.0, 0.0])
+    joints = skeleton.forward_kinematics(local, root)
+    return joints.numpy(), rotations.matrix_to_rot6d(local[:, :, 1:]).numpy()
+
+
+def test_write_then_read_gives_the_same_joints(tmp_path):
+    joints, rot6d = _random_pair()
+    features = np.zeros((joints.shape[1], 2, skeleton.FEATURE_DIM))
+    features[..., skeleton.ROT] = rot6d.transpose(1, 0, 2, 3).reshape(joints.shape[1], 2, -1)
+    for how, kwargs in [("features", {"features": features}), ("rot", {"local_rotations": rot6d}), ("ik", {})]:
+        paths = bvh.write_pair_bvh(tmp_path / how, joints, **kwargs)
+        assert [p.name for p in paths] == [f"{how}_p1.bvh", f"{how}_p2.bvh"]
+        back = bvh.read_bvh_pair(*paths)
+        np.testing.assert_allclose(back, joints, atol=1e-5, err_msg=how)
+    assert not list(tmp_path.glob(".*tmp*"))  # atomic writes leave no temporaries
+
+
+def test_written_file_is_standard_bvh(tmp_path):
+    joints, rot6d = _random_pair(T=5)
+    p1, _ = bvh.write_pair_bvh(tmp_path / "x", joints, local_rotations=rot6d, fps=30)
+    text = p1.read_text()
+    assert text.startswith("HIERARCHY\nROOT pelvis\n")
+    assert text.count("End Site") == 5  # feet, head, wrists
+    b = bvh.read_bvh(p1)
+    assert b.names[0] == "pelvis" and sorted(b.names) == sorted(skeleton.JOINT_NAMES)
+    assert b.channels[0] == ("Xposition", "Yposition", "Zposition", "Zrotation", "Yrotation", "Xrotation")
+    assert all(c == ("Zrotation", "Yrotation", "Xrotation") for c in b.channels[1:])
+    assert b.num_frames == 5 and b.fps == 30
+    assert bvh.joint_map(b)["l_collar"] == {"l_collar": 1.0}  # our own names map one to one
+
+
+def test_write_rejects_bad_input_and_writes_nothing(tmp_path):
+    joints, rot6d = _random_pair(T=4)
+    with pytest.raises(ValueError, match=r"joints must be \(2, T, 22, 3\)"):
+        bvh.write_pair_bvh(tmp_path / "a", joints[0])
+    with pytest.raises(ValueError, match="local_rotations must be"):
+        bvh.write_pair_bvh(tmp_path / "a", joints, local_rotations=rot6d[:, :2])
+    bad = joints.copy()
+    bad[1, 2, 3] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        bvh.write_pair_bvh(tmp_path / "a", bad)
+    with pytest.raises(ValueError, match="root_positions"):
+        bvh.write_bvh(tmp_path / "b.bvh", rot6d[0], np.zeros((3, 3)))
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------------------- dataset
+def _pairs_folder(root, *, with_split=True):
+    for k in range(2):
+        joints, _ = _random_pair(T=40, seed=k)
+        bvh.write_pair_bvh(root / "takes" / f"take{k}", joints)
+    (root / "takes" / "broken_p1.bvh").write_text("HIERARCHY\nROOT hips\n{\n")
+    lines = ["# name\tperson 1\tperson 2\tcaptions",
+             "take0\ttakes/take0_p1.bvh\ttakes/take0_p2.bvh\tTwo people wave.|They greet each other.",
+             "take1\ttakes/take1_p1.bvh\ttakes/take1_p2.bvh\tOne pushes the other.",
+             "broken\ttakes/broken_p1.bvh\ttakes/take0_p2.bvh\tA broken file.",
+             "no caption line\ttakes/take0_p1.bvh"]
+    (root / bvh.PAIRS_FILE).write_text("\n".join(lines) + "\n")
+    if with_split:
+        (root / "split").mkdir()
+        (root / "split" / "train.txt").write_text("take0\nbroken\ntake1\n")
+        (root / "split" / "test.txt").write_text("take1\n")
+
+
+def test_folder_of_pairs_becomes_a_dataset(tmp_path, caplog):
+    _pairs_folder(tmp_path)
+    cfg = DataConfig(dataset="bvh", root=str(tmp_path), min_frames=10)
+    with caplog.at_level(logging.WARNING, logger="intermamba.data"), pytest.warns(UserWarning, match="broken"):
+        items = bvh.read_items(cfg, "train")
+    assert [i.name for i in items] == ["take0", "take1"]
+    assert items[0].texts == ["Two people wave.", "They greet each other."]
+    assert items[0].positions.shape == (2, 40, 22, 3) and items[0].rotations.shape == (2, 40, 21, 6)
+    # rotations recomputed from the positions point every bone where the joints have it
+    local = rotations.rot6d_to_matrix(torch.from_numpy(items[0].rotations))
+    assert torch.allclose(local.transpose(-1, -2) @ local, torch.eye(3).expand_as(local), atol=1e-5)
+    assert "pairs.tsv line 5: expected name<TAB>" in caplog.text and "broken_p1.bvh: no MOTION" in caplog.text
+    with pytest.warns(UserWarning, match="line 5"):
+        assert [i.name for i in bvh.read_items(cfg, "test")] == ["take1"]
+    with pytest.warns(UserWarning):
+        ds = build_dataset(cfg, "train")
+    sample = ds[0]
+    assert sample["motion"].shape == (cfg.max_frames, 2, skeleton.FEATURE_DIM) and sample["length"] == 39
+
+
+def test_dataset_without_split_folder_and_bad_roots(tmp_path):
+    _pairs_folder(tmp_path, with_split=False)
+    cfg = DataConfig(dataset="bvh", root=str(tmp_path))
+    with pytest.warns(UserWarning):
+        assert [i.name for i in bvh.read_items(cfg, "val")] == ["take0", "take1"]
+    with pytest.raises(ValueError, match="needs data.root"):
+        bvh.read_items(DataConfig(dataset="bvh", root=None), "train")
+    with pytest.raises(ValueError, match="pairs.tsv is missing"):
+        bvh.read_items(DataConfig(dataset="bvh", root=str(tmp_path / "takes")), "train")
