@@ -9,7 +9,7 @@ import torch
 from evaluation_toys import CAPTIONS, HashTextEncoder, ToyDataset
 from intermamba.evaluation.evaluator import (EVALUATOR_PRESETS, Evaluator, EvaluatorConfig, InterCLIP,
                                              map_interclip_keys, sinusoidal_table)
-from intermamba.evaluation.train_evaluator import fit, retrieval_accuracy
+from intermamba.evaluation.contrastive import fit, retrieval_accuracy
 from intermamba.skeleton import CONTACT, FEATURE_DIM
 
 

@@ -10,7 +10,7 @@ from evaluation_toys import HashTextEncoder, ToyDataset
 from intermamba.config import EvalConfig, load_config
 from intermamba.evaluation.evaluator import Evaluator
 from intermamba.evaluation.protocol import METRICS, REAL, evaluate, resolve_settings
-from intermamba.evaluation.train_evaluator import fit
+from intermamba.evaluation.contrastive import fit
 from intermamba.skeleton import FEATURE_DIM
 
 SETTINGS = dict(batch_size=12, replications=2, diversity_times=20, mm_num_samples=3, mm_num_repeats=4,

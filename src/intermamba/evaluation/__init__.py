@@ -12,7 +12,7 @@ from an InterMambaPipeline. `metrics` holds the pure metric functions.
 from . import metrics
 from .evaluator import EVALUATOR_PRESETS, Evaluator, EvaluatorConfig, InterCLIP
 from .protocol import EvalResult, ProtocolSettings, evaluate, pipeline_generator, resolve_settings
-from .train_evaluator import fit, retrieval_accuracy, train_evaluator
+from .contrastive import fit, retrieval_accuracy, train_evaluator
 
 __all__ = ["metrics", "EVALUATOR_PRESETS", "Evaluator", "EvaluatorConfig", "InterCLIP", "EvalResult",
            "ProtocolSettings", "evaluate", "pipeline_generator", "resolve_settings", "fit", "retrieval_accuracy",

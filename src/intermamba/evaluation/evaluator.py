@@ -7,7 +7,7 @@ Architecture (reference/intergen-facts.md sec. 4):
     text tokens (B, L, d) -> + positional embedding -> TransformerEncoder -> LayerNorm -> EOT token -> Linear -> 512
 
 Both embeddings are L2-normalised and multiplied by a learned scalar `latent_scale`; training uses the
-symmetric InfoNCE loss with logit scale latent_scale^2 (see `train_evaluator.py`).
+symmetric InfoNCE loss with logit scale latent_scale^2 (see `contrastive.py`).
 
 Two text front ends feed the text transformer:
 - "clip": InterCLIP's own, CLIP BPE ids -> CLIP's frozen token embedding (no CLIP transformer), 77 tokens,
