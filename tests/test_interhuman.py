@@ -174,3 +174,9 @@ def test_raw_item_contract_errors():
         RawItem(name="a", texts=["x"], loader=lambda: (positions, rotations))
     with pytest.raises(ValueError, match="motion id"):
         ih.write_interhuman_item("/tmp", "../evil", positions, rotations, ["x"])
+
+
+def test_layout_report_prefers_the_layout_we_write(root):
+    report = ih.layout_report(root, "train")
+    assert set(report) == set(ih.ROT6D_LAYOUTS)
+    assert report["columns, row by row"] < 0.1 < 10 < min(v for k, v in report.items() if k != "columns, row by row")

@@ -157,3 +157,50 @@ def write_interhuman_item(root: PathLike, motion_id: str, positions: np.ndarray,
         ids = _read_ids(split_file) if split_file.is_file() else []
         if motion_id not in ids:
             atomic_write_text(split_file, "".join(i + "\n" for i in ids + [motion_id]))
+
+
+# ------------------------------------------------------------------------- checking the 6D layout
+# The 6D layout is inferred from InterGen's mirror code (intergen-facts 1.2), not documented. Candidate
+# layouts as (reorder into ours, whether the two stored vectors are rows of R rather than columns).
+ROT6D_LAYOUTS = {
+    "columns, row by row": ((0, 1, 2, 3, 4, 5), False),         # ours: [R00, R01, R10, R11, R20, R21]
+    "columns, one after the other": ((0, 3, 1, 4, 2, 5), False),  # [R00, R10, R20, R01, R11, R21]
+    "rows": ((0, 3, 1, 4, 2, 5), True),                          # [R00, R01, R02, R10, R11, R12] (pytorch3d)
+}
+
+
+def bone_direction_error(positions: np.ndarray, rot6d: np.ndarray, layout: str = "columns, row by row") -> float:
+    """How well stored rotations explain stored positions under a 6D `layout` (a ROT6D_LAYOUTS key).
+
+    positions (T, 22, 3), rot6d (T, 21, 6) of one person. Returns the mean angle in degrees between each
+    bone of `positions` and the same bone placed by forward kinematics of the rotations (root orientation
+    from the hips and spine). A few degrees (SMPL's per-subject rest pose differs from ours) means the
+    layout fits; tens of degrees means it does not.
+    """
+    import torch
+
+    from ..rotations import positions_to_local_rotations, rot6d_to_matrix
+
+    reorder, stored_rows = ROT6D_LAYOUTS[layout]
+    pos = torch.as_tensor(positions, dtype=torch.float32)
+    local = rot6d_to_matrix(torch.as_tensor(rot6d, dtype=torch.float32)[..., list(reorder)])  # (T, 21, 3, 3)
+    if stored_rows:  # Gram-Schmidt on rows builds R transposed
+        local = local.transpose(-1, -2)
+    root = positions_to_local_rotations(pos)[..., :1, :, :]
+    fk = sk.forward_kinematics(torch.cat([root, local], dim=-3), pos[..., 0, :])
+    parents = list(sk.PARENTS[1:])
+    want = torch.nn.functional.normalize(pos[..., 1:, :] - pos[..., parents, :], dim=-1)
+    got = torch.nn.functional.normalize(fk[..., 1:, :] - fk[..., parents, :], dim=-1)
+    return float(torch.rad2deg(torch.acos((want * got).sum(-1).clamp(-1.0, 1.0))).mean())
+
+
+def layout_report(root: PathLike, split: str = "train", max_items: int = 20) -> dict[str, float]:
+    """Mean bone_direction_error of each candidate 6D layout over the first `max_items` pairs of a split;
+    on the real InterHuman data the smallest should be "columns, row by row" (the layout we read)."""
+    items = read_interhuman(root, split)[:max_items]
+    if not items:
+        raise ValueError(f"no readable InterHuman items in split {split!r} under {str(root)!r}")
+    pairs = [item.arrays() for item in items]
+    return {layout: float(np.mean([bone_direction_error(pos[p], rot[p], layout)
+                                   for pos, rot in pairs for p in range(2)]))
+            for layout in ROT6D_LAYOUTS}
