@@ -342,7 +342,8 @@ def _run_eval(args):
             cfg.eval if args.preset is None else dataclasses.replace(cfg.eval, preset=args.preset),
             quick=args.quick, replications=args.replications, batch_size=args.batch_size,
             max_items=args.max_items, seed=args.seed)
-        evaluator = Evaluator.load(args.evaluator, device=pipe.device if pipe is not None else "cpu")
+        evaluator = Evaluator.load(args.evaluator, device=pipe.device if pipe is not None else "cpu",
+                                   text_encoder=pipe.text_encoder if pipe is not None else None)
         dataset = build_dataset(data_cfg, args.split or cfg.eval.split)
         result = evaluate(dataset, evaluator, generators, settings, collate_fn=collate,
                           progress=not args.no_progress)

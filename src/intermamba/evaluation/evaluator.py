@@ -270,7 +270,10 @@ class Evaluator:
 
     @classmethod
     def load(cls, path: Union[str, Path], *, device: Union[str, torch.device] = "cpu", text_encoder=None) -> "Evaluator":
-        """Load `path`: an evaluator saved by `save` (.safetensors) or InterGen's released interclip.ckpt."""
+        """Load `path`: an evaluator saved by `save` (.safetensors) or InterGen's released interclip.ckpt.
+
+        `text_encoder`: an already built encoder to reuse when it is the kind the evaluator was trained with.
+        """
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"evaluator file {str(path)!r} not found; train one with `intermamba train-evaluator` "
@@ -297,7 +300,8 @@ class Evaluator:
         if cfg.text_tokens == "clip":
             front_end = _ClipFrontEnd()
         else:
-            if text_encoder is None:
+            # A caller's encoder (e.g. the generator's, to load it once) is used only if it is the one trained with.
+            if text_encoder is None or text_config.get("encoder", text_encoder.name) != text_encoder.name:
                 text_encoder = _build_text_encoder(text_config)
             if text_encoder.dim != cfg.text_in_dim:
                 raise ValueError(f"{path} was trained on {cfg.text_in_dim}-d token features, the text encoder "
