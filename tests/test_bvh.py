@@ -177,6 +177,60 @@ def test_missing_or_foreign_skeleton_errors_name_the_file(tmp_path):
         bvh.read_bvh_joints(path)
 
 
+# A Mixamo-like rig unlike CMU in every way the mapper must not depend on: a "Reference" root on the floor,
+# facing -Z (so left is -X), centimetres, four spine joints, real (non-zero) clavicles called "Shoulder",
+# arms hanging down in the rest pose and five-fingered hands.
+def _rig_text(frames=2):
+    def side(s, sign):  # sign: -1 puts the left side at -X, as it is when facing -Z
+        arm = (f"{s}Shoulder", (sign * 7, 10, 0), [(f"{s}Arm", (sign * 12, 2, 0), [
+            (f"{s}ForeArm", (0, -26, 0), [(f"{s}Hand", (0, -25, 0), [
+                (f"{s}Hand{f}1", (sign * 1.5 * k, -8, 0), []) for k, f in enumerate(
+                    ("Thumb", "Index", "Middle", "Ring", "Pinky"))])])])])
+        leg = (f"{s}UpLeg", (sign * 9, -8, 0), [(f"{s}Leg", (0, -40, 0), [
+            (f"{s}Foot", (0, -42, 0), [(f"{s}ToeBase", (0, -5, -12), [])])])])
+        return arm, leg
+    (l_arm, l_leg), (r_arm, r_leg) = side("Left", -1), side("Right", 1)
+    neck = ("Neck", (0, 15, 0), [("Head", (0, 10, -2), [])])
+    spine = ("Spine", (0, 10, 0), [("Spine1", (0, 10, 0), [("Spine2", (0, 10, 0), [
+        ("Chest", (0, 10, 0), [neck, l_arm, r_arm])])])])
+    rig = ("Reference", (0, 0, 0), [("Hips", (0, 95, 0), [l_leg, r_leg, spine])])
+    lines, count = ["HIERARCHY"], [0]
+
+    def emit(node, depth):
+        name, off, kids = node
+        lines.append(("ROOT " if depth == 0 else "JOINT ") + name + " {")
+        lines.append("OFFSET %g %g %g" % off)
+        lines.append("CHANNELS 6 Xposition Yposition Zposition Xrotation Yrotation Zrotation" if depth == 0
+                     else "CHANNELS 3 Xrotation Yrotation Zrotation")
+        count[0] += 6 if depth == 0 else 3
+        for kid in kids:
+            emit(kid, depth + 1)
+        if not kids:
+            lines.append("End Site { OFFSET 0 0 -3 }")
+        lines.append("}")
+    emit(rig, 0)
+    lines += ["MOTION", f"Frames: {frames}", "Frame Time: 0.04"]
+    lines += [" ".join(["50 0 20"] + ["0"] * (count[0] - 3))] * frames
+    return "\n".join(lines) + "\n"
+
+
+def test_a_foreign_rig_maps_by_structure(tmp_path):
+    b = bvh.parse_bvh(_rig_text(), source="rig.bvh")
+    m = bvh.joint_map(b)
+    assert m["pelvis"] == {"Hips": 1.0}  # below the Reference root
+    assert m["l_hip"] == {"LeftUpLeg": 1.0} and m["r_foot"] == {"RightToeBase": 1.0}  # left found at -X
+    assert (m["l_collar"], m["l_shoulder"], m["l_wrist"]) == ({"LeftShoulder": 1.0}, {"LeftArm": 1.0},
+                                                              {"LeftHand": 1.0})
+    assert (m["spine1"], m["spine2"], m["spine3"]) == ({"Spine": 1.0}, {"Spine1": 1.0}, {"Chest": 1.0})
+    assert (m["neck"], m["head"]) == ({"Neck": 1.0}, {"Head": 1.0})
+    path = tmp_path / "rig.bvh"
+    path.write_text(_rig_text())
+    j = bvh.read_bvh_joints(path, fps=25)
+    assert j.shape == (2, 22, 3)
+    np.testing.assert_allclose(j[0, J["pelvis"]], [0.5, 0.95, 0.2], atol=1e-6)  # centimetres detected
+    np.testing.assert_allclose(j[0, J["l_hip"]] - j[0, J["pelvis"]], [-0.09, -0.08, 0.0], atol=1e-6)
+
+
 # ----------------------------------------------------------------------------------------- export
 def _random_pair(T=24, seed=0):
     g = torch.Generator().manual_seed(seed)

@@ -71,6 +71,9 @@ _JOINT_CHANNELS = ("Zrotation", "Yrotation", "Xrotation")
 _WRITE_ORDER = "ZYX"
 
 
+_END_SITE = -2  # marks an open End Site on the parser's stack
+
+
 class BVHError(ValueError):
     """A BVH file that cannot be read (malformed, truncated) or mapped onto our skeleton."""
 
@@ -156,7 +159,7 @@ def _number(token: str, source: str, what: str) -> float:
 def _parse_hierarchy(tokens: list[str], source: str):
     """Token-level parse of the HIERARCHY block into flat joint tables (file order)."""
     names, parents, offsets, channels, end_sites = [], [], [], [], {}
-    stack: list[int] = []      # open joints; -2 marks an open End Site
+    stack: list[int] = []      # open joints (indices) and End Sites (_END_SITE)
     pending: Optional[int] = None
     i = 0
 
@@ -173,7 +176,7 @@ def _parse_hierarchy(tokens: list[str], source: str):
             (name,) = need(2)[1:]
             if (tok == "ROOT") != (not stack):
                 raise BVHError(f"{source}: {tok} {name} at the wrong level (one ROOT, JOINTs inside it)")
-            if stack and stack[-1] == -2:
+            if stack and stack[-1] == _END_SITE:
                 raise BVHError(f"{source}: JOINT {name} inside an End Site")
             names.append(name)
             parents.append(stack[-1] if stack else -1)
@@ -184,13 +187,13 @@ def _parse_hierarchy(tokens: list[str], source: str):
         elif tok == "End":
             if need(2)[1] != "Site" or not stack or stack[-1] < 0:
                 raise BVHError(f"{source}: misplaced 'End Site'")
-            pending = -2
+            pending = _END_SITE
             i += 2
         elif tok == "{":
             if pending is None:
                 raise BVHError(f"{source}: '{{' without a joint")
-            stack.append(pending if pending != -2 else -2)
-            if pending == -2:
+            stack.append(pending)
+            if pending == _END_SITE:
                 end_sites[stack[-2]] = None
             pending = None
             i += 1
@@ -203,7 +206,7 @@ def _parse_hierarchy(tokens: list[str], source: str):
             xyz = [_number(t, source, "OFFSET") for t in need(4)[1:]]
             if not stack:
                 raise BVHError(f"{source}: OFFSET outside a joint")
-            if stack[-1] == -2:
+            if stack[-1] == _END_SITE:
                 end_sites[stack[-2]] = np.array(xyz)
             else:
                 offsets[stack[-1]] = xyz
@@ -212,9 +215,10 @@ def _parse_hierarchy(tokens: list[str], source: str):
             count = int(_number(need(2)[1], source, "CHANNELS count"))
             chans = tuple(need(2 + count)[2:])
             bad = [c for c in chans if c not in _POS_CHANNELS and c not in _ROT_CHANNELS]
-            if bad or not stack or stack[-1] < 0:
-                raise BVHError(f"{source}: bad CHANNELS line {chans} (unknown {bad})" if bad
-                               else f"{source}: CHANNELS outside a joint")
+            if bad or len(set(chans)) != len(chans):
+                raise BVHError(f"{source}: bad CHANNELS line {' '.join(chans)} (unknown or repeated channels)")
+            if not stack or stack[-1] < 0:
+                raise BVHError(f"{source}: CHANNELS outside a joint")
             channels[stack[-1]] = chans
             i += 2 + count
         else:
@@ -263,8 +267,6 @@ def _euler_any(degrees: torch.Tensor, order: str) -> torch.Tensor:
     """(F, k) angles for k in 0..3 rotation channels, composed intrinsically in `order` -> (F, 3, 3)."""
     F = degrees.shape[0]
     missing = [a for a in "XYZ" if a not in order]
-    if len(order) != len(set(order)):
-        raise BVHError(f"repeated rotation channel in order {order!r}")
     # pad with zero angles about the unused axes: identity factors, so the product is unchanged
     angles = torch.cat([degrees, degrees.new_zeros(F, len(missing))], dim=1)
     return rotations.euler_to_matrix(angles, order + "".join(missing), degrees=True)
@@ -283,7 +285,8 @@ def _humanoid_map(names: Sequence[str], parents: np.ndarray, rest: np.ndarray, n
     """A (22, N) weight matrix W with our joints = W @ the file's nodes (joints then End Sites).
 
     Our own skeleton maps by name. Anything else goes by structure, in the rest pose (Y up):
-    - the root is the pelvis; of its subtrees, the two lowest are the legs and the highest is the spine;
+    - the pelvis is the root (or the first joint below it with several children); of its subtrees, the two
+      lowest are the legs and the highest is the spine;
       zero-length bones (CMU's LHipJoint, LowerBack, clavicles, ...) are skipped everywhere;
     - a leg's first four joints (End Sites count) are hip, knee, ankle, toe; left is the side the left
       vector up x forward points to, forward being the toes' direction from the ankles;
@@ -329,10 +332,12 @@ def _humanoid_map(names: Sequence[str], parents: np.ndarray, rest: np.ndarray, n
                 return out
             j = children[j][0]
 
-    root = 0
-    branches = children[root]
+    root = 0  # the pelvis: the first joint down from the file's root with 3+ branches (skips "Reference" roots)
+    while len(joint_children[root]) == 1:
+        root = joint_children[root][0]
+    branches = joint_children[root]
     if len(branches) < 3:
-        raise fail(f"the root {names[root]!r} has {len(branches)} children, expected two legs and a spine")
+        raise fail(f"the pelvis {names[root]!r} has {len(branches)} child joints, expected two legs and a spine")
     lows = [rest[subtree(b), 1].min() for b in branches]
     highs = [rest[subtree(b), 1].max() for b in branches]
     spine_top = branches[int(np.argmax(highs))]
