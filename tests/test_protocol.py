@@ -193,9 +193,11 @@ def test_cli_eval_real_only(cli_evaluator, interhuman_root, tmp_path, capsys):
     from intermamba.cli import main
 
     code = main(["eval", "--real-only", "--quick", "--evaluator", str(cli_evaluator), "--dataset",
-                 f"interhuman:{interhuman_root}", "--batch-size", "8", "--out", str(tmp_path), "--no-progress"])
+                 f"interhuman:{interhuman_root}", "--batch-size", "8", "--out", str(tmp_path), "--no-progress",
+                 "eval.diversity_times=5"])
     assert code == 0
     data = json.loads((tmp_path / "results.json").read_text())
+    assert data["settings"]["diversity_times"] == 5 and data["settings"]["batch_size"] == 8
     assert list(data["summary"]) == [REAL] and data["info"]["dataset"] == "interhuman"
     assert "| Real |" in capsys.readouterr().out
 

@@ -296,6 +296,8 @@ def _add_eval(sub):
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--out", help="output folder (default: eval/<name>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("overrides", nargs="*", help="section.key=value overrides of the checkpoint's config, "
+                                                "e.g. eval.mm_num_samples=20 eval.gen_batch_size=64")
 
 
 def _eval_data_config(spec, data_cfg):
@@ -335,7 +337,7 @@ def _run_eval(args):
             raise CLIError(str(err)) from None
         name = args.name or Path(pipe.source).name
         generators[name] = pipeline_generator(pipe, steps=args.steps, guidance=args.guidance)
-    cfg = pipe.config if pipe is not None else load_config("demo")
+    cfg = load_config(pipe.config if pipe is not None else "demo", args.overrides)
     data_cfg = _eval_data_config(args.dataset, cfg.data) if args.dataset else cfg.data
     try:
         settings = resolve_settings(
