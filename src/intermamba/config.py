@@ -37,10 +37,13 @@ class ModelConfig:
     d_state: int = 16               # N, SSM state size (paper Sec. 5.1)
     d_conv: int = 4                 # depthwise causal conv width (Mamba default)
     expand: int = 2                 # inner width of each ASTM branch = expand * latent_dim
-    dt_rank: Union[int, Literal["auto"]] = "auto"   # ceil(latent_dim / 16), as mamba_simple
+    dt_rank: Union[int, Literal["auto"]] = "auto"   # ceil(channels / (16 expand)): mamba_simple's ceil(d_model/16)
     spatial_mode: Literal["frames", "joints"] = "frames"   # see model/astm.py: how the spatial branch scans
     max_frames: int = 300           # frame window of the "frames" spatial scan (InterHuman crops to 300)
-    num_joint_tokens: int = 22      # groups the latent is split into for the "joints" spatial scan
+    num_joint_tokens: int = 16      # groups the latent is split into for the "joints" spatial scan; must divide
+                                    # expand * latent_dim (16 divides the power-of-two widths of every config)
+    bidirectional: bool = False     # temporal scan: False = causal (the paper), True = half the channels backwards
+    liia_expand: int = 2            # LIIA's hidden width (conv 1x1 output) = liia_expand * latent_dim
     text_dim: int = 384             # width of the frozen encoder's token features; follows the encoder
     text_layers: int = 2            # trainable text head (InterGen: 2-layer transformer encoder)
     text_heads: int = 8
