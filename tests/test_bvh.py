@@ -251,6 +251,9 @@ def test_write_then_read_gives_the_same_joints(tmp_path):
         back = bvh.read_bvh_pair(*paths)
         np.testing.assert_allclose(back, joints, atol=1e-5, err_msg=how)
     assert not list(tmp_path.glob(".*tmp*"))  # atomic writes leave no temporaries
+    # one person alone (e.g. a single-person result) writes one file
+    (solo,) = bvh.write_pair_bvh(tmp_path / "solo", joints[1:], local_rotations=rot6d[1:])
+    np.testing.assert_allclose(bvh.read_bvh_joints(solo), joints[1], atol=1e-5)
 
 
 def test_written_file_is_standard_bvh(tmp_path):
@@ -271,6 +274,10 @@ def test_write_rejects_bad_input_and_writes_nothing(tmp_path):
     joints, rot6d = _random_pair(T=4)
     with pytest.raises(ValueError, match=r"joints must be \(2, T, 22, 3\)"):
         bvh.write_pair_bvh(tmp_path / "a", joints[0])
+    with pytest.raises(ValueError, match=r"T >= 1"):
+        bvh.write_pair_bvh(tmp_path / "a", joints[:, :0])
+    with pytest.raises(ValueError, match=r"features must be \(4, 2, 262\)"):
+        bvh.write_pair_bvh(tmp_path / "a", joints, features=np.zeros((4, 262)))
     with pytest.raises(ValueError, match="local_rotations must be"):
         bvh.write_pair_bvh(tmp_path / "a", joints, local_rotations=rot6d[:, :2])
     bad = joints.copy()

@@ -607,35 +607,40 @@ def _measured_offsets(joints: torch.Tensor) -> torch.Tensor:
 
 def write_pair_bvh(stem: PathLike, joints, *, features=None, local_rotations=None,
                    fps: float = skeleton.FPS) -> list[Path]:
-    """Write `<stem>_p1.bvh` and `<stem>_p2.bvh`: two persons on our skeleton in one shared world frame.
+    """Write `<stem>_p1.bvh`, `<stem>_p2.bvh`: each person on our skeleton, all in one shared world frame.
 
-    joints (2, T, 22, 3) metres, Y up. The local rotations of joints 1..21 come from, in this order of
-    preference: `local_rotations` (2, T, 21, 6); the ROT channels of denormalised `features` (T, 2, 262), as
-    generated; or inverse kinematics on the joints. The root orientation, absent from the features, is
-    recovered from the joints (a Kabsch fit of the pelvis's hip and spine bones), the root position is the
-    pelvis, and each file's bone lengths are that person's mean lengths measured from the joints.
+    joints (P, T, 22, 3) metres, Y up, for P persons (2 for a pair). The local rotations of joints 1..21
+    come from, in this order of preference: `local_rotations` (P, T, 21, 6); the ROT channels of
+    denormalised `features` (T, P, 262), as generated; or inverse kinematics on the joints. The root
+    orientation, absent from the features, is recovered from the joints (a Kabsch fit of the pelvis's hip
+    and spine bones), the root position is the pelvis, and each file's bone lengths are that person's mean
+    lengths measured from the joints. Everything is checked before the first file is written.
     """
     J = torch.as_tensor(np.asarray(joints), dtype=torch.float64)
-    if J.ndim != 4 or J.shape[0] != 2 or J.shape[2:] != (skeleton.NUM_JOINTS, 3):
-        raise ValueError(f"joints must be (2, T, {skeleton.NUM_JOINTS}, 3), got {tuple(J.shape)}")
-    T = J.shape[1]
-    rot6d_shape = (2, T, skeleton.NUM_ROT_JOINTS, skeleton.ROT6D_DIM)
+    if J.ndim != 4 or J.shape[0] < 1 or J.shape[1] < 1 or J.shape[2:] != (skeleton.NUM_JOINTS, 3):
+        raise ValueError(f"joints must be (2, T, {skeleton.NUM_JOINTS}, 3) with T >= 1 (or P persons instead "
+                         f"of 2), got {tuple(J.shape)}")
+    P, T = J.shape[:2]
+    rot6d_shape = (P, T, skeleton.NUM_ROT_JOINTS, skeleton.ROT6D_DIM)
     if local_rotations is None and features is not None:
         x = np.asarray(features, dtype=np.float64)
-        if x.shape != (T, 2, skeleton.FEATURE_DIM):
-            raise ValueError(f"features must be ({T}, 2, {skeleton.FEATURE_DIM}) to match the joints, got {x.shape}")
-        local_rotations = x[..., skeleton.ROT].reshape(T, 2, *rot6d_shape[2:]).transpose(1, 0, 2, 3)
+        if x.shape != (T, P, skeleton.FEATURE_DIM):
+            raise ValueError(f"features must be ({T}, {P}, {skeleton.FEATURE_DIM}) to match the joints, got {x.shape}")
+        local_rotations = x[..., skeleton.ROT].reshape(T, P, *rot6d_shape[2:]).transpose(1, 0, 2, 3)
+    R6 = None
     if local_rotations is not None:
         R6 = torch.as_tensor(np.asarray(local_rotations), dtype=torch.float64)
         if R6.shape != rot6d_shape:
             raise ValueError(f"local_rotations must be {rot6d_shape} to match the joints, got {tuple(R6.shape)}")
-    if not (torch.isfinite(J).all() and (local_rotations is None or torch.isfinite(R6).all())):
+    if not (torch.isfinite(J).all() and (R6 is None or torch.isfinite(R6).all())):
         raise ValueError("joints and rotations must be finite (no NaN or inf); nothing was written")
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
     stem = Path(stem)
-    paths = [stem.parent / f"{stem.name}_p{k + 1}.bvh" for k in range(2)]
+    paths = [stem.parent / f"{stem.name}_p{k + 1}.bvh" for k in range(P)]
     for k, path in enumerate(paths):
         ik = rotations.positions_to_local_rotations(J[k])  # (T, 22, 3, 3); row 0 = root orientation
-        local = ik if local_rotations is None else torch.cat([ik[:, :1], rotations.rot6d_to_matrix(R6[k])], dim=1)
+        local = ik if R6 is None else torch.cat([ik[:, :1], rotations.rot6d_to_matrix(R6[k])], dim=1)
         write_bvh(path, local, J[k, :, skeleton.ROOT].numpy(), _measured_offsets(J[k]).numpy(), fps=fps)
     return paths
 
