@@ -95,6 +95,14 @@ def test_protocol_is_deterministic(trained, test_set):
     assert c.values != a.values
 
 
+def test_a_models_numbers_do_not_depend_on_the_other_rows(trained, test_set):
+    alone = evaluate(test_set, trained, {"noise": noise}, _settings(), progress=False)
+    together = evaluate(test_set, trained, {"copy": real_motion(test_set), "noise": noise}, _settings(),
+                        progress=False)
+    assert together.values["noise"] == alone.values["noise"]
+    assert together.values[REAL] == alone.values[REAL]
+
+
 def test_generation_uses_ground_truth_lengths_and_mmodality_repeats(trained, test_set):
     calls = []
 

@@ -6,7 +6,9 @@ Per replication:
 2. Each model: every test item is visited once in shuffled order and generated with its caption at its
    ground-truth length (the dataset's random crop decides it); `mm_num_samples` random items are generated
    `mm_num_repeats` times (the first repeat doubles as the item's ordinary sample). The generated set is then
-   batched like the real one (shuffled, 96, drop_last) for R-Precision, MM Dist and activations.
+   batched like the real one (shuffled, 96, drop_last) for R-Precision, MM Dist and activations. Unlike
+   InterGen, which re-crops per model, all models of a replication get the same captions, lengths and noise
+   seeds: a model's numbers do not depend on what else is evaluated alongside it.
 3. FID of every row against a fresh pass over the test split (new crops, swaps and captions); Diversity from
    `diversity_times` random pairs of each row's activations; MModality from the repeated items.
 Final numbers: mean over replications and 95% confidence interval 1.96 std / sqrt(replications).
@@ -169,6 +171,14 @@ class _Embedded:
     motion: np.ndarray
 
 
+@dataclass
+class _Targets:
+    """What a model is asked for in one replication: captions and lengths (N,), and the MModality rows."""
+    texts: list
+    lengths: np.ndarray
+    mm_rows: np.ndarray
+
+
 def _batch_stats(emb: _Embedded, order: np.ndarray, batch_size: int) -> tuple[dict, np.ndarray]:
     """R-Precision and MM Dist over the batches `order` forms (drop_last), and those batches' activations."""
     num_batches = len(order) // batch_size
@@ -237,36 +247,44 @@ class Protocol:
         return _Embedded(np.concatenate(texts), np.concatenate(motions))
 
     # --------------------------------------------------------------------------------- a model
-    def _generate_set(self, generate: Generate, rep: int, model_index: int, rng: np.random.Generator):
-        """Generated counterpart of the split: (_Embedded of N items, MModality embeddings (M, R, E))."""
-        s = self.settings
-        order = rng.permutation(len(self.dataset))                 # the items in InterGen's shuffled visit order
+    def _targets(self, rng: np.random.Generator) -> _Targets:
+        """Every item once, in shuffled order, as the loader would deliver it: its caption and length."""
         collate = self.collate_fn or torch.utils.data.default_collate
-        items = [collate([self.dataset[int(i)]]) for i in order]   # as the loader would deliver them
-        texts = [it["text"][0] for it in items]
-        lengths = np.array([int(it["lengths"][0]) for it in items])
-        mm_rows = set(rng.permutation(len(items))[:s.mm_num_samples].tolist())
-        motion_emb = np.zeros((len(items), self.evaluator.config.embed_dim), np.float32)
-        mm_emb, call = [], 0
+        texts, lengths = [], []
+        for i in rng.permutation(len(self.dataset)):
+            item = collate([self.dataset[int(i)]])
+            texts.append(item["text"][0])
+            lengths.append(int(item["lengths"][0]))
+            self._tick(1)
+        mm_rows = np.sort(rng.permutation(len(texts))[:self.settings.mm_num_samples])
+        return _Targets(texts, np.array(lengths), mm_rows)
 
-        def run(texts_, lengths_):
-            nonlocal call
-            seed = _derive_seed(s.seed, rep, model_index, call)
-            call += 1
-            out = _check_generated(generate(list(texts_), np.asarray(lengths_), seed), len(texts_), max(lengths_))
-            return self.evaluator.embed_motion(out[:, :max(lengths_)], lengths_)
+    def _generate_set(self, generate: Generate, targets: _Targets, rep: int) -> tuple[_Embedded, np.ndarray]:
+        """A model's counterpart of the split: (_Embedded of N items, MModality embeddings (M, R, E)).
 
-        plain = [i for i in range(len(items)) if i not in mm_rows]
+        The calls and their seeds depend only on the replication, so every model meets the same texts,
+        lengths and noise seeds, whatever else is evaluated in the same run."""
+        s, texts, lengths = self.settings, targets.texts, targets.lengths
+        motion_emb = np.zeros((len(texts), self.evaluator.config.embed_dim), np.float32)
+        calls = iter(range(len(texts) + len(targets.mm_rows)))
+
+        def run(rows: Sequence[int], repeats: int = 1) -> np.ndarray:
+            batch_texts = [texts[i] for i in rows for _ in range(repeats)]
+            batch_lengths = np.repeat(lengths[list(rows)], repeats)
+            seed = _derive_seed(s.seed, rep, next(calls))
+            out = _check_generated(generate(batch_texts, batch_lengths, seed), len(batch_texts), batch_lengths.max())
+            self._tick(len(batch_texts))
+            return self.evaluator.embed_motion(out[:, :batch_lengths.max()], batch_lengths)
+
+        mm_rows = set(targets.mm_rows.tolist())
+        plain = [i for i in range(len(texts)) if i not in mm_rows]
         for start in range(0, len(plain), s.gen_batch_size):
             rows = plain[start:start + s.gen_batch_size]
-            motion_emb[rows] = run([texts[i] for i in rows], lengths[rows])
-            self._tick(len(rows))
-        for i in sorted(mm_rows):
-            emb = run([texts[i]] * s.mm_num_repeats, np.full(s.mm_num_repeats, lengths[i]))
-            motion_emb[i] = emb[0]                                   # repeat 0 is also the item's sample
-            mm_emb.append(emb)
-            self._tick(s.mm_num_repeats)
-        mm = np.stack(mm_emb) if mm_emb else np.zeros((0, s.mm_num_repeats, motion_emb.shape[1]), np.float32)
+            motion_emb[rows] = run(rows)
+        mm = np.zeros((len(mm_rows), s.mm_num_repeats, motion_emb.shape[1]), np.float32)
+        for k, i in enumerate(targets.mm_rows):
+            mm[k] = run([i], repeats=s.mm_num_repeats)               # one text, mm_num_repeats generations
+            motion_emb[i] = mm[k, 0]                                  # repeat 0 is also the item's sample
         return _Embedded(self.text_embedding(texts), motion_emb), mm
 
     # --------------------------------------------------------------------------------- the run
@@ -277,7 +295,7 @@ class Protocol:
     def _work(self, num_models: int) -> int:
         s, n = self.settings, len(self.dataset)
         per_model = n + min(s.mm_num_samples, n) * (s.mm_num_repeats - 1)
-        real = 2 * (n // s.batch_size) * s.batch_size
+        real = 2 * (n // s.batch_size) * s.batch_size + n           # two real passes + the targets' fetch
         return s.replications * (real + num_models * per_model)
 
     def run(self, generators: Optional[Mapping[str, Generate]] = None) -> EvalResult:
@@ -295,17 +313,19 @@ class Protocol:
             for rep in range(s.replications):
                 rep_seed = _derive_seed(s.seed, rep)
                 _seed_everything(rep_seed)                           # dataset crops / swaps / captions
-                rng = np.random.default_rng(rep_seed)
                 if self._bar is not None:
                     self._bar.set_description(f"eval {rep + 1}/{s.replications}")
+                # All dataset passes first, so the models' generation cannot shift the dataset's random draws.
                 real = self._embed_real(_derive_seed(rep_seed, 1))
+                targets = self._targets(np.random.default_rng(_derive_seed(rep_seed, 2)))
+                fid_ref = self._embed_real(_derive_seed(rep_seed, 3)).motion   # fresh pass: FID's reference
                 sets = {REAL: (real, None)}
-                for k, (name, generate) in enumerate(generators.items()):
-                    sets[name] = self._generate_set(generate, rep, k, rng)
-                fid_ref = self._embed_real(_derive_seed(rep_seed, 2)).motion   # fresh pass: FID's reference
+                sets.update({name: self._generate_set(generate, targets, rep) for name, generate in generators.items()})
                 for name, (emb, mm) in sets.items():
-                    stats, activations = _batch_stats(emb, rng.permutation(len(emb.motion)) if name != REAL
-                                                      else np.arange(len(emb.motion)), s.batch_size)
+                    # Each row draws its batches and pairs from the same stream, independent of the other rows.
+                    rng = np.random.default_rng(_derive_seed(rep_seed, 4))
+                    order = np.arange(len(emb.motion)) if name == REAL else rng.permutation(len(emb.motion))
+                    stats, activations = _batch_stats(emb, order, s.batch_size)
                     stats["fid"] = metrics.fid(fid_ref, activations, emb_scale=s.emb_scale)
                     first, second = metrics.draw_pairs(rng, len(activations), min(s.diversity_times, len(activations)))
                     stats["diversity"] = metrics.diversity(activations, first, second, emb_scale=s.emb_scale,
