@@ -597,12 +597,16 @@ def _write_joint(lines: list[str], order: list[int], j: int, off: np.ndarray, de
     lines.append(tab + "}")
 
 
-def _measured_offsets(joints: torch.Tensor) -> torch.Tensor:
-    """Our rest bone directions with each bone's mean length measured from joints (T, 22, 3) -> (22, 3)."""
-    parents = torch.tensor((0,) + skeleton.PARENTS[1:])
-    lengths = (joints - joints[:, parents]).norm(dim=-1).mean(dim=0)  # (22,); the root's is 0
-    rest = skeleton.REST_OFFSETS.to(joints)
-    return rest / rest.norm(dim=-1, keepdim=True).clamp_min(1e-12) * lengths[:, None]
+def _measured_offsets(joints: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
+    """Offsets (22, 3) that make forward kinematics of `local` (T, 22, 3, 3) reproduce `joints` (T, 22, 3)
+    best: each bone's mean vector in its parent's frame. Along a single-child chain that is our rest
+    direction at the measured length; below the pelvis and spine3 it also keeps the subject's own geometry
+    (e.g. CMU's hips sit forward of the pelvis), which no rotation of our rest directions could match."""
+    _, G = skeleton.forward_kinematics(local, joints[:, skeleton.ROOT], return_global=True)  # (T, 22, 3, 3)
+    parents = list((0,) + skeleton.PARENTS[1:])
+    bones = joints - joints[:, parents]                                    # (T, 22, 3) world bone vectors
+    in_parent = (G[:, parents].transpose(-1, -2) @ bones[..., None])[..., 0]
+    return in_parent.mean(dim=0)                                           # row 0 (the root) is zero
 
 
 def write_pair_bvh(stem: PathLike, joints, *, features=None, local_rotations=None,
@@ -613,8 +617,8 @@ def write_pair_bvh(stem: PathLike, joints, *, features=None, local_rotations=Non
     come from, in this order of preference: `local_rotations` (P, T, 21, 6); the ROT channels of
     denormalised `features` (T, P, 262), as generated; or inverse kinematics on the joints. The root
     orientation, absent from the features, is recovered from the joints (a Kabsch fit of the pelvis's hip
-    and spine bones), the root position is the pelvis, and each file's bone lengths are that person's mean
-    lengths measured from the joints. Everything is checked before the first file is written.
+    and spine bones), the root position is the pelvis, and each file's offsets are that person's mean bones
+    measured from the joints (`_measured_offsets`). Everything is checked before the first file is written.
     """
     J = torch.as_tensor(np.asarray(joints), dtype=torch.float64)
     if J.ndim != 4 or J.shape[0] < 1 or J.shape[1] < 1 or J.shape[2:] != (skeleton.NUM_JOINTS, 3):
@@ -641,7 +645,7 @@ def write_pair_bvh(stem: PathLike, joints, *, features=None, local_rotations=Non
     for k, path in enumerate(paths):
         ik = rotations.positions_to_local_rotations(J[k])  # (T, 22, 3, 3); row 0 = root orientation
         local = ik if R6 is None else torch.cat([ik[:, :1], rotations.rot6d_to_matrix(R6[k])], dim=1)
-        write_bvh(path, local, J[k, :, skeleton.ROOT].numpy(), _measured_offsets(J[k]).numpy(), fps=fps)
+        write_bvh(path, local, J[k, :, skeleton.ROOT].numpy(), _measured_offsets(J[k], local).numpy(), fps=fps)
     return paths
 
 
