@@ -256,6 +256,21 @@ def test_write_then_read_gives_the_same_joints(tmp_path):
     np.testing.assert_allclose(bvh.read_bvh_joints(solo), joints[1], atol=1e-5)
 
 
+def test_export_keeps_the_model_rotations_and_the_joint_positions(tmp_path):
+    joints, rot6d = _random_pair(T=6, seed=3)
+    p1, _ = bvh.write_pair_bvh(tmp_path / "a", joints, local_rotations=rot6d)
+    b = bvh.read_bvh(p1)
+    euler = torch.from_numpy(b.motion[:, 3:].reshape(6, skeleton.NUM_JOINTS, 3))
+    in_file = rotations.euler_to_matrix(euler, "ZYX", degrees=True)      # (T, 22, 3, 3) in file order
+    written = in_file[:, [b.names.index(n) for n in skeleton.JOINT_NAMES[1:]]]
+    truth = rotations.rot6d_to_matrix(torch.from_numpy(rot6d[0]))
+    torch.testing.assert_close(written, truth, atol=1e-5, rtol=0)  # twists included, leaves included
+    # rotations that disagree with the joints (an undertrained model) are swung onto them: joints still match
+    noise = np.random.default_rng(0).standard_normal(rot6d.shape)
+    back = bvh.read_bvh_pair(*bvh.write_pair_bvh(tmp_path / "b", joints, local_rotations=noise))
+    np.testing.assert_allclose(back, joints, atol=1e-5)
+
+
 def test_real_capture_survives_features_then_bvh(tmp_path, cmu120):
     # the CMU pair as a dataset item would carry it: joints + IK rotations -> InterGen features -> BVH -> joints
     joints = cmu120[:, ::4]
