@@ -29,6 +29,11 @@ def auto_dt_rank(channels: int, expand: int) -> int:
     return max(1, math.ceil(channels / (16 * expand)))
 
 
+def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """The state's decay and skip stay in fp32 even in a half-precision model (as Mamba keeps them)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def _no_weight_decay(param: nn.Parameter) -> nn.Parameter:
     param._no_weight_decay = True  # read by the optimiser set-up: A_log and D are not decayed (Mamba)
     return param
@@ -74,13 +79,13 @@ class SelectiveSSM(nn.Module):
         delta = self.dt_norm(self.dt_proj(dt)).transpose(1, 2)                 # (b, C, L)  Eq. 6, before P
         B = B.view(b, length, dirs, n).permute(0, 2, 3, 1)                     # (b, dirs, N, L)
         C = C.view(b, length, dirs, n).permute(0, 2, 3, 1)
-        A = -torch.exp(self.A_log.float())                                     # (C, N)
+        A = -torch.exp(_at_least_fp32(self.A_log))                             # (C, N)
         if dirs == 2:
             u, delta, B, C = (self._flip_back_half(x, dim=1) for x in (u, delta, B, C))
         else:
             B, C = B[:, 0], C[:, 0]                                            # (b, N, L): shared by all channels
-        y = selective_scan(u.contiguous(), delta.contiguous(), A, B.contiguous(), C.contiguous(), D=self.D.float(),
-                           delta_bias=self.dt_bias.float(), delta_softplus=True)  # Eqs. 4-5
+        y = selective_scan(u.contiguous(), delta.contiguous(), A, B.contiguous(), C.contiguous(), D=_at_least_fp32(self.D),
+                           delta_bias=_at_least_fp32(self.dt_bias), delta_softplus=True)  # Eqs. 4-5
         return self._flip_back_half(y, dim=1) if dirs == 2 else y
 
     @staticmethod

@@ -1,0 +1,280 @@
+"""The InterMamba network: module shapes, causality and masking, person-swap symmetry, the null condition,
+parameter counts of the paper sizes, the ablation flags, and that a few optimiser steps learn."""
+
+import math
+
+import pytest
+import torch
+
+from intermamba import ConfigError, load_config
+from intermamba.model import build_model, count_parameters, parameter_table
+from intermamba.model.astm import ASTM, FramesLayout, JointsLayout, ScanBranch, TemporalLayout
+from intermamba.model.blocks import LIIA, ASTMBlock, InterMambaLayer, swap_persons
+from intermamba.model.ssm import DT_MAX, DT_MIN, SelectiveSSM
+
+FEAT = 262
+TEXT_DIM = 384
+ASTM_ARGS = dict(spatial_mode="frames", max_frames=16, num_joint_tokens=4, d_state=4, d_conv=4, dt_rank="auto",
+                 expand=2)
+
+
+def tiny(*overrides, double=True):
+    torch.manual_seed(0)
+    model = build_model(load_config("tiny", list(overrides))).eval()
+    return model.double() if double else model
+
+
+def inputs(batch=2, frames=12, text_len=5, dtype=torch.float64, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, frames, 2, FEAT, generator=g, dtype=dtype)
+    t = torch.randint(0, 1000, (batch,), generator=g)
+    text = torch.randn(batch, text_len, TEXT_DIM, generator=g, dtype=dtype)
+    mask = torch.ones(batch, text_len, dtype=torch.bool)
+    mask[0, 3:] = False
+    return x, t, text, mask
+
+
+def randomise_output(model):
+    """The output layer is zero-initialised (x0-hat = 0); give it weights so tests see the network."""
+    with torch.no_grad():
+        model.output_proj.weight.normal_(0, 0.1)
+        for layer in model.layers:
+            for block in (layer.self_block, layer.cross_block):
+                if block is not None:
+                    block.out_proj.weight.normal_(0, 0.1)
+    return model
+
+
+# ------------------------------------------------------------------------------------------------ SSM
+def test_ssm_initialisation_is_mambas():
+    ssm = SelectiveSSM(8, d_state=4, dt_rank=2)
+    assert torch.allclose(ssm.A_log.exp(), torch.arange(1.0, 5.0).repeat(8, 1))           # S4D-real
+    assert torch.equal(ssm.D, torch.ones(8))
+    dt = torch.nn.functional.softplus(ssm.dt_bias)
+    assert dt.min() >= DT_MIN * (1 - 1e-5) and dt.max() <= DT_MAX * (1 + 1e-5)
+    assert ssm.A_log._no_weight_decay and ssm.D._no_weight_decay
+
+
+@pytest.mark.parametrize("directions", [1, 2])
+def test_ssm_shapes_and_direction_causality(directions):
+    torch.manual_seed(0)
+    ssm = SelectiveSSM(6, d_state=3, dt_rank=2, directions=directions).double()
+    u = torch.randn(2, 6, 10, dtype=torch.float64)
+    y = ssm(u)
+    assert y.shape == u.shape
+    v = u.clone()
+    v[..., 6:] += 1.0                       # change the future only
+    z = ssm(v)
+    # The forward channels (all of them with one direction) cannot see the change before t = 6 ...
+    forward = slice(0, 6 // directions)
+    assert torch.allclose(y[:, forward, :6], z[:, forward, :6], atol=1e-12)
+    if directions == 2:                     # ... the backward ones can, and cannot see changes of the past.
+        assert not torch.allclose(y[:, 3:, :6], z[:, 3:, :6])
+        w = u.clone()
+        w[..., :4] += 1.0
+        assert torch.allclose(ssm(w)[:, 3:, 4:], y[:, 3:, 4:], atol=1e-12)
+
+
+def test_mssm_parameters_come_from_the_source():
+    torch.manual_seed(0)
+    ssm = SelectiveSSM(6, d_state=3, dt_rank=2).double()
+    u = torch.randn(2, 6, 10, dtype=torch.float64)
+    source = torch.randn(2, 6, 10, dtype=torch.float64)
+    assert torch.allclose(ssm(u, u), ssm(u))
+    assert not torch.allclose(ssm(u, source), ssm(u))
+    assert ssm(torch.zeros_like(u), source).abs().max() == 0     # the source selects; it is not scanned
+
+
+# ------------------------------------------------------------------------------------------------ layouts
+@pytest.mark.parametrize("layout", [TemporalLayout(), FramesLayout(16), JointsLayout(4)])
+def test_layouts_round_trip(layout):
+    x = torch.randn(3, 11, 8)
+    scanned, _ = layout.to_scan(x, torch.ones(3, 11, dtype=torch.bool))
+    assert scanned.shape[1] == layout.scan_channels(8)
+    assert torch.equal(layout.from_scan(scanned, 3, 11), x)
+
+
+def test_frames_layout_rejects_too_long_sequences():
+    with pytest.raises(ValueError, match="max_frames=16"):
+        FramesLayout(16).to_scan(torch.zeros(1, 17, 8), None)
+
+
+# ------------------------------------------------------------------------------------------------ modules
+@pytest.mark.parametrize("mode", ["frames", "joints"])
+def test_branch_astm_block_and_liia_shapes(mode):
+    args = dict(ASTM_ARGS, spatial_mode=mode)
+    h = torch.randn(4, 12, 8)
+    mask = torch.ones(4, 12, dtype=torch.bool)
+    branch = ScanBranch(FramesLayout(16) if mode == "frames" else JointsLayout(4), 16, d_state=4, d_conv=4,
+                        dt_rank="auto", expand=2)
+    assert branch(torch.randn(4, 12, 16), mask).shape == (4, 12, 16)
+    assert ASTM(8, 16, **args)(h, mask).shape == (4, 12, 16)
+    assert ASTM(8, 16, cross=True, **args)(h, mask, torch.randn_like(h)).shape == (4, 12, 16)
+    assert ASTMBlock(8, 16, **args)(h, mask).shape == h.shape
+    assert ASTMBlock(8, 16, cross=True, **args)(h, mask, torch.randn_like(h)).shape == h.shape
+    assert LIIA(8, 24, 5)(h, swap_persons(h), torch.randn(4, 5), mask).shape == h.shape
+    layer = InterMambaLayer(8, 16, liia_hidden=24, cond_dim=5, dropout=0.0, **args)
+    assert layer(h, torch.randn(4, 5), mask).shape == h.shape
+    assert set(layer.fusion_weights()) == {"w_alpha", "w_beta", "alpha_c", "beta_c"}
+
+
+def test_cross_astm_needs_the_interaction_features():
+    with pytest.raises(ValueError, match="h_inter"):
+        ASTM(8, 16, cross=True, **ASTM_ARGS)(torch.randn(2, 5, 8))
+    with pytest.raises(ValueError, match="h_inter"):
+        ASTM(8, 16, **ASTM_ARGS)(torch.randn(2, 5, 8), None, torch.randn(2, 5, 8))
+
+
+def test_swap_persons():
+    x = torch.arange(6.0).view(6, 1)
+    assert swap_persons(x).flatten().tolist() == [3, 4, 5, 0, 1, 2]
+
+
+# ------------------------------------------------------------------------------------------------ denoiser
+def test_denoiser_shape_and_zero_initial_output():
+    model = tiny()
+    x, t, text, mask = inputs()
+    out = model(x, t, text, mask)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    assert out.abs().max() == 0                      # zero-initialised output layer (InterGen)
+
+
+MASK_VARIANTS = [[], ["model.bidirectional=true"], ["model.spatial_mode=joints"],
+                 ["model.spatial_mode=joints", "model.bidirectional=true"]]
+
+
+@pytest.mark.parametrize("overrides", MASK_VARIANTS, ids=lambda o: "+".join(o) or "frames")
+def test_padding_frames_do_not_change_valid_outputs(overrides):
+    model = randomise_output(tiny(*overrides))
+    x, t, text, mask = inputs(frames=20)
+    lengths = torch.tensor([20, 9])
+    out = model(x, t, text, mask, lengths)
+    garbage = x.clone()
+    garbage[1, 9:] = 100 * torch.randn_like(garbage[1, 9:])          # different content in the padding
+    out_garbage = model(garbage, t, text, mask, lengths)
+    assert torch.allclose(out[:, :, :, :][1, :9], out_garbage[1, :9], atol=1e-10)
+    assert torch.allclose(out[0], out_garbage[0], atol=1e-10)
+    assert out_garbage[1, 9:].abs().max() == 0                         # padded outputs are exactly zero
+    # A shorter batch of the same valid frames gives the same valid outputs.
+    short = model(x[1:, :9], t[1:], text[1:], mask[1:])
+    assert torch.allclose(out[1, :9], short[0], atol=1e-10)
+    assert out[1, :9].abs().max() > 1e-3                               # a real signal was compared
+
+
+@pytest.mark.parametrize("overrides", [[], ["model.spatial_mode=joints", "model.bidirectional=true"]])
+def test_swapping_persons_swaps_the_output(overrides):
+    model = randomise_output(tiny(*overrides))
+    x, t, text, mask = inputs()
+    lengths = torch.tensor([12, 7])
+    out = model(x, t, text, mask, lengths)
+    swapped = model(x.flip(2), t, text, mask, lengths)
+    assert torch.allclose(swapped, out.flip(2), atol=1e-10)
+    assert not torch.allclose(out[:, :, 0], out[:, :, 1])
+
+
+def test_drop_text_gives_the_null_condition():
+    model = randomise_output(tiny())
+    x, t, text, mask = inputs()
+    other_text = torch.randn_like(text)
+    drop = torch.tensor([True, False])
+    out = model(x, t, text, mask, drop_text=drop)
+    out_other = model(x, t, other_text, mask, drop_text=drop)
+    assert torch.allclose(out[0], out_other[0], atol=1e-12)            # dropped: the text does not matter
+    assert not torch.allclose(out[1], out_other[1])                    # kept: it does
+    assert torch.allclose(model(x, t, text, mask, drop_text=torch.tensor([False, False])), model(x, t, text, mask))
+    # Conditional and null rows in one batch equal separate calls (batched classifier-free guidance).
+    both = model(x[:1].repeat(2, 1, 1, 1), t[:1].repeat(2), text[:1].repeat(2, 1, 1), mask[:1].repeat(2, 1),
+                 drop_text=torch.tensor([False, True]))
+    null = model(x[:1], t[:1], text[:1], mask[:1], drop_text=torch.tensor([True]))
+    assert torch.allclose(both[1:], null, atol=1e-12)
+
+
+def test_text_head_pools_the_last_valid_token():
+    model = tiny()
+    _, _, text, mask = inputs()
+    pooled = model.text_head(text, mask)
+    changed = text.clone()
+    changed[0, 3:] = 5.0                                              # padding tokens of sample 0
+    assert torch.allclose(model.text_head(changed, mask)[0], pooled[0], atol=1e-12)
+    assert pooled.shape == (2, TEXT_DIM)
+
+
+def test_bad_inputs_name_the_problem():
+    model = tiny()
+    x, t, text, mask = inputs()
+    with pytest.raises(ValueError, match="x_t must have shape"):
+        model(x[:, :, 0], t, text)
+    with pytest.raises(ValueError, match="text_dim"):
+        model(x, t, text[..., :10])
+    with pytest.raises(ValueError, match="t must have shape"):
+        model(x, t[:1], text)
+    with pytest.raises(ValueError, match="max_frames"):
+        model(torch.zeros(1, 65, 2, FEAT, dtype=torch.float64), t[:1], text[:1])
+    with pytest.raises(ConfigError, match="num_joint_tokens"):
+        build_model(load_config("tiny", ["model.spatial_mode=joints", "model.num_joint_tokens=5"]))
+
+
+def test_joints_mode_handles_any_length():
+    model = tiny("model.spatial_mode=joints", "model.bidirectional=true")
+    x, t, text, mask = inputs(batch=1, frames=100)
+    assert model(x, t, text[:1], mask[:1]).shape == x.shape           # beyond the tiny max_frames of 64
+
+
+# ------------------------------------------------------------------------------------------------ sizes
+@pytest.mark.parametrize("name, target", [("paper", 117e6), ("ultralight", 66e6)])
+def test_paper_parameter_counts_match_table_3(name, target):
+    with torch.device("meta"):
+        model = build_model(load_config(name))
+    assert abs(count_parameters(model) - target) / target < 0.10
+    table = parameter_table(model, load_config(name))
+    assert "layers.0.liia" in table and "text_head" in table and "total (trainable)" in table
+
+
+@pytest.mark.parametrize("name", ["paper_no_temporal", "paper_fixed_fusion", "paper_self_only", "paper_no_liia"])
+def test_ablation_configs_build(name):
+    with torch.device("meta"):
+        ablated = build_model(load_config(name))
+        full = build_model(load_config("paper"))
+    assert count_parameters(ablated) <= count_parameters(full)
+
+
+@pytest.mark.parametrize("flag, absent", [
+    ("model.use_temporal=false", {"w_alpha", "alpha_c"}),
+    ("model.adaptive_fusion=false", set()),
+    ("model.use_cross=false", {"alpha_c", "beta_c"}),
+    ("model.use_liia=false", set()),
+])
+def test_each_ablation_flag_runs(flag, absent):
+    model = randomise_output(tiny(flag))
+    x, t, text, mask = inputs()
+    out = model(x, t, text, mask, torch.tensor([12, 5]))
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    names = {key.split(".")[1] for key in model.fusion_weights()}
+    assert names == {"w_alpha", "w_beta", "alpha_c", "beta_c"} - absent
+    if flag == "model.adaptive_fusion=false":
+        assert not any("w_alpha" in n or "w_beta" in n for n, _ in model.named_parameters())
+        assert set(model.fusion_weights().values()) == {0.5}
+    if flag == "model.use_liia=false":
+        assert model.layers[0].liia is None
+
+
+def test_a_few_optimiser_steps_lower_the_loss():
+    torch.manual_seed(0)
+    model = build_model(load_config("tiny")).train()
+    x, t, text, mask = inputs(batch=4, frames=16, dtype=torch.float32)
+    x0 = x[..., :4] @ torch.randn(4, FEAT) / 2                 # a target the 32-wide tiny model can represent
+    x = x0 + 0.5 * x                                           # the noisy input x_t
+    lengths = torch.tensor([16, 12, 9, 16])
+    valid = (torch.arange(16)[None] < lengths[:, None])[:, :, None, None]   # padded outputs are 0 by design
+    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(20):
+        loss = ((model(x, t, text, mask, lengths) - x0).pow(2) * valid).sum() / (valid.sum() * x.shape[-1] * 2)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    assert all(math.isfinite(v) for v in losses)
+    weights = model.fusion_weights()
+    assert any(abs(v - 0.5) > 1e-6 for v in weights.values())        # the fusion weights are learnt
