@@ -1,0 +1,121 @@
+"""Inference weights on disk: one folder with `model.safetensors` and `config.json`.
+
+    save_pretrained("out/demo", model, cfg, normalizer, fp16=True)
+    model, cfg, normalizer = load_pretrained("out/demo")
+
+config.json holds everything needed to rebuild the model without the training run: the full Config, the
+normaliser's mean/std, the text encoder's name and token width, and free-form training facts (steps, time).
+The weights are safetensors (never pickle); fp16 halves the file and is cast back to float32 on load.
+A folder that is not ours fails with one line that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+
+from .config import Config, ConfigError, config_from_dict
+from .fileio import atomic_path, atomic_write_text
+
+FORMAT = "intermamba"
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+TEXT_DIMS = {"minilm": 384, "clip": 768}  # token widths of the text encoders (intermamba.text)
+
+
+class CheckpointError(ValueError):
+    """A model folder that cannot be loaded (missing, foreign or corrupt files)."""
+
+
+def save_pretrained(folder: Union[str, Path], model: torch.nn.Module, cfg: Config, normalizer, *,
+                    fp16: bool = False, extra: Optional[dict] = None) -> Path:
+    """Write model.safetensors + config.json into `folder` (each file atomically); returns the folder."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    dtype = torch.float16 if fp16 else torch.float32
+    state = {k: (v.detach().to("cpu", dtype) if v.is_floating_point() else v.detach().cpu()).contiguous().clone()
+             for k, v in model.state_dict().items()}
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "dtype": str(dtype).replace("torch.", ""),
+        "text_encoder": cfg.text.encoder,
+        "text_dim": cfg.model.text_dim,
+        "normalizer": {k: v.tolist() for k, v in normalizer.state_dict().items()},
+        "config": cfg.to_dict(),
+        "training": extra or {},
+    }
+    with atomic_path(folder / WEIGHTS_FILE) as tmp:
+        save_file(state, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
+    atomic_write_text(folder / CONFIG_FILE, json.dumps(meta, indent=1))
+    return folder
+
+
+def read_meta(folder: Union[str, Path]) -> dict:
+    """config.json of a model folder, validated as ours."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"model folder {str(folder)!r} not found (expected a folder with {WEIGHTS_FILE} "
+                              f"and {CONFIG_FILE})")
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{folder} has no {CONFIG_FILE}; is it an intermamba model folder?")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path} is not valid JSON ({err.__class__.__name__}); the file is corrupt") from err
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an intermamba model config (no \"format\": \"{FORMAT}\")")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{path} has format version {meta['format_version']}; this intermamba reads up to "
+                              f"{FORMAT_VERSION}: upgrade intermamba")
+    for key in ("config", "normalizer"):
+        if key not in meta:
+            raise CheckpointError(f"{path} lacks the {key!r} entry; the file is incomplete")
+    return meta
+
+
+def load_pretrained(folder: Union[str, Path], *, device: Union[str, torch.device] = "cpu"):
+    """(model in eval mode, Config, Normalizer) from a folder written by save_pretrained."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .model import build_model
+    from .motion import Normalizer
+
+    folder = Path(folder)
+    meta = read_meta(folder)
+    try:
+        cfg = config_from_dict(meta["config"])
+    except ConfigError as err:
+        raise CheckpointError(f"{folder / CONFIG_FILE}: its config does not validate ({err})") from err
+    try:
+        normalizer = Normalizer.from_state_dict({k: torch.tensor(v) for k, v in meta["normalizer"].items()})
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{folder / CONFIG_FILE}: bad normaliser statistics ({err})") from err
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise CheckpointError(f"{folder} has no {WEIGHTS_FILE}")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{weights} is not a readable safetensors file ({str(err).splitlines()[0]})") from err
+    model = build_model(cfg)
+    reference = model.state_dict()
+    missing = sorted(set(reference) - set(state))
+    unexpected = sorted(set(state) - set(reference))
+    if missing or unexpected:
+        raise CheckpointError(f"{weights} does not match its config: {len(missing)} missing tensors "
+                              f"{missing[:3]}, {len(unexpected)} unexpected {unexpected[:3]}")
+    bad = [k for k, v in state.items() if v.shape != reference[k].shape]
+    if bad:
+        raise CheckpointError(f"{weights} does not match its config: shape of {bad[0]} is "
+                              f"{tuple(state[bad[0]].shape)}, expected {tuple(reference[bad[0]].shape)}")
+    model.load_state_dict({k: v.to(reference[k].dtype) for k, v in state.items()})
+    return model.to(device).eval(), cfg, normalizer

@@ -1,0 +1,445 @@
+"""Training: a Lightning module around the denoiser, and the `intermamba train` entry point.
+
+    run_dir = train(load_config("demo"))          # or: intermamba train --config demo [key=value ...]
+
+One step (paper Sec. 3.1 and 4.5; InterGen's recipe, reference/intergen-facts.md sec. 2-3):
+    x0 = normalise(motion)                                     (B, T, 2, 262)
+    t ~ U{0..999}, eps ~ N(0, I), x_t = q_sample(x0, t, eps)   Eq. (1)
+    drop 10% of the text conditions (classifier-free guidance)
+    x0_hat = model(x_t, t, text tokens, mask, lengths, drop_text)
+    loss = simple + InterGen's geometric losses (losses.py)    Eq. (14)
+
+The run folder (`train.out_dir/<config name>` unless --run-dir is given) holds:
+    config.json                     the resolved Config the run started with
+    normalizer.safetensors          dataset statistics (computed once, reused on resume)
+    checkpoints/last.ckpt           written atomically every train.ckpt_every steps (+ the latest step=N.ckpt)
+    logs/version_N/                 CSV (metrics.csv) or TensorBoard, one folder per (re)start: every loss term
+                                    and the fusion weights, every train.log_every steps
+    export/                         model.safetensors + config.json for InterMambaPipeline.from_pretrained
+
+A killed run continues where it stopped: starting the same command again (or `--resume`) restores the step,
+optimiser, LR schedule, EMA and the data order. Randomness is a pure function of (seed, step, rank): each
+step reseeds torch's generators (noise, timesteps, dropout, condition dropout) and each dataset item is drawn
+under its own seed (crop, caption, swaps), so a resumed run repeats exactly what the original would have done
+(with data.num_workers = 0, or any worker count: item seeds do not depend on the worker).
+
+Scale-out: `train.devices`, `train.num_nodes`, `train.strategy` go to Lightning. Two GPUs on one machine:
+`intermamba train --config paper train.devices=2 train.strategy=ddp`. Under torchrun or SLURM, Lightning
+reads the cluster environment (see README). train.batch_size is per process.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator, Optional, Union
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from .config import Config, config_from_dict
+from .diffusion import GaussianDiffusion
+from .fileio import atomic_write_text
+from .losses import TERMS, InteractionLoss
+from .text import build_text_encoder, check_text_width
+
+CKPT_DIR, LOG_DIR, EXPORT_DIR = "checkpoints", "logs", "export"
+LAST_CKPT = "last.ckpt"
+CONFIG_FILE, NORMALIZER_FILE = "config.json", "normalizer.safetensors"
+NO_DECAY_NAMES = ("A_log", "D", "bias")   # Mamba's convention: SSM parameters and biases are not decayed
+
+
+class TrainingError(ValueError):
+    """A training run that cannot start (bad run folder, mismatched config, unsupported precision)."""
+
+
+def seed_for(*keys: int) -> int:
+    """A well-mixed 63-bit seed from integers (numpy's SeedSequence), so nearby steps get unrelated streams."""
+    return int(np.random.SeedSequence([int(k) & 0xFFFFFFFF for k in keys]).generate_state(2, np.uint64)[0] >> 1)
+
+
+def seed_everything_from(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # CPU and every CUDA device
+
+
+# ------------------------------------------------------------------------------------------ data order
+class _SeededItems(torch.utils.data.Dataset):
+    """Dataset view indexed by (index, seed): each item is drawn under its own seed, so its random crop,
+    caption and person swaps do not depend on which worker or which earlier item came first."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        index, seed = key
+        seed_everything_from(seed)
+        return self.dataset[index]
+
+
+class StepLoader:
+    """The training batches as a pure function of (seed, epoch, position): resumable at any step, sharded by rank.
+
+    Epoch e is a permutation drawn from seed_for(seed, e); rank r of W takes every W-th index of it, cut to full
+    batches (so every rank runs the same number of steps). Each __iter__ starts at the batch that optimizer step
+    `step_fn()` consumes (one batch per step): Lightning calls iter() again when it restarts or begins an epoch,
+    and the restored global step says where the run stands, whatever was prefetched before a kill.
+    Lightning's state_dict protocol is implemented (empty) so that Lightning counts the loader as resumable.
+    """
+
+    def __init__(self, dataset, *, batch_size: int, seed: int, num_workers: int = 0, collate_fn=None,
+                 step_fn=None, rank: Optional[int] = None, world_size: Optional[int] = None):
+        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+        self.num_workers, self.collate_fn = num_workers, collate_fn
+        self._rank, self._world_size = rank, world_size
+        self._own_step = 0
+        self.step_fn = step_fn if step_fn is not None else (lambda: self._own_step)
+
+    @property
+    def rank(self) -> int:
+        if self._rank is not None:
+            return self._rank
+        dist = torch.distributed
+        return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+    @property
+    def world_size(self) -> int:
+        if self._world_size is not None:
+            return self._world_size
+        dist = torch.distributed
+        return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+    def __len__(self) -> int:
+        n = len(self.dataset) // self.world_size // self.batch_size
+        if n == 0:
+            raise TrainingError(f"the training set has {len(self.dataset)} items, fewer than one batch of "
+                                f"{self.batch_size} per process x {self.world_size} processes; lower train.batch_size")
+        return n
+
+    def batches(self, epoch: int) -> list[list[tuple[int, int]]]:
+        """The (index, item seed) batches of this rank in `epoch`."""
+        g = torch.Generator().manual_seed(seed_for(self.seed, epoch))
+        order = torch.randperm(len(self.dataset), generator=g).tolist()[self.rank::self.world_size]
+        out = []
+        for b in range(len(self)):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            out.append([(i, seed_for(self.seed, epoch, b * self.batch_size + k, self.rank)) for k, i in enumerate(idx)])
+        return out
+
+    def __iter__(self) -> Iterator[dict]:
+        epoch, offset = divmod(self.step_fn(), len(self))
+        batches = self.batches(epoch)[offset:]
+        self._own_step += len(batches)     # without a step_fn: the next iter() is the next epoch
+        loader = torch.utils.data.DataLoader(_SeededItems(self.dataset), batch_sampler=batches,
+                                             num_workers=self.num_workers, collate_fn=self.collate_fn)
+        return iter(loader)
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------------------------- module
+class DiffusionModule(L.LightningModule):
+    """The denoiser (+ optional EMA copy) trained with x0 prediction; normaliser statistics are buffers."""
+
+    def __init__(self, cfg: Config, normalizer, *, model: Optional[torch.nn.Module] = None, text_encoder=None):
+        super().__init__()
+        from .model import build_model
+
+        self.cfg = cfg
+        self.model = model if model is not None else build_model(cfg)
+        self.register_buffer("norm_mean", normalizer.mean.clone())
+        self.register_buffer("norm_std", normalizer.std.clone())
+        self.ema_model = None
+        if cfg.train.ema_decay is not None:
+            self.ema_model = copy.deepcopy(self.model).requires_grad_(False).eval()
+        self.diffusion = GaussianDiffusion.from_config(cfg.diffusion)
+        self.loss_fn = InteractionLoss(cfg.loss)
+        encoder = text_encoder if text_encoder is not None else build_text_encoder(cfg.text)
+        check_text_width(cfg.model.text_dim, encoder)
+        self._text = [encoder]         # a list hides the frozen encoder from state_dict and .to()
+        self.train_seconds = 0.0       # wall time spent in training steps, over all resumes
+        self._step_started = None
+
+    @property
+    def text_encoder(self):
+        return self._text[0]
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.norm_mean.to(x.dtype)) / self.norm_std.to(x.dtype)
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.norm_std.to(x.dtype) + self.norm_mean.to(x.dtype)
+
+    def normalizer(self):
+        from .motion import Normalizer
+
+        return Normalizer(self.norm_mean.cpu(), self.norm_std.cpu())
+
+    def setup(self, stage: str) -> None:
+        self.text_encoder.to(self.device)
+
+    # -------------------------------------------------------------------------------------- the step
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        seed_everything_from(seed_for(self.cfg.train.seed, self.global_step, self.global_rank, 1))
+        self._step_started = time.perf_counter()
+
+    def diffusion_losses(self, batch: dict) -> dict[str, torch.Tensor]:
+        lengths = batch["lengths"]
+        T = int(lengths.max())                                              # crop the batch's common padding
+        x0 = self.normalize(batch["motion"][:, :T].float())                  # (B, T, 2, 262)
+        B = x0.shape[0]
+        t = torch.randint(0, self.diffusion.num_timesteps, (B,), device=self.device)
+        noise = torch.randn_like(x0)
+        drop = torch.rand(B, device=self.device) < self.cfg.diffusion.cond_drop   # 10% null condition
+        x_t = self.diffusion.q_sample(x0, t, noise)                          # Eq. (1)
+        features, mask = self.text_encoder.encode(batch["text"])
+        x0_hat = self.model(x_t, t, features.to(self.device), mask.to(self.device), lengths, drop_text=drop)
+        return self.loss_fn(x0_hat.float(), x0, lengths=lengths, t=t, denormalize=self.denormalize)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        terms = self.diffusion_losses(batch)
+        B = len(batch["text"])
+        self.log("train/loss", terms["total"], prog_bar=True, batch_size=B)
+        self.log_dict({f"train/{k}": v.detach() for k, v in terms.items() if k in TERMS}, batch_size=B)
+        fusion = getattr(self.model, "fusion_weights", None)
+        if fusion is not None:
+            self.log_dict({f"fusion/{k}": float(v) for k, v in fusion().items()}, batch_size=B)
+        return terms["total"]
+
+    def optimizer_step(self, *args, **kwargs) -> None:
+        # EMA and timing here rather than in on_train_batch_end: the checkpoint callback runs before that hook,
+        # and a checkpoint must hold the EMA of the very step it records
+        super().optimizer_step(*args, **kwargs)
+        if self.ema_model is not None:
+            self._update_ema()
+        if self._step_started is not None:
+            self.train_seconds += time.perf_counter() - self._step_started
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.cfg.train.ema_decay
+        for e, p in zip(self.ema_model.parameters(), self.model.parameters()):
+            e.lerp_(p.detach().to(e.dtype), 1 - decay)
+        for e, b in zip(self.ema_model.buffers(), self.model.buffers()):
+            e.copy_(b)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        seed_everything_from(seed_for(self.cfg.train.seed, batch_idx, 2))   # the same t and noise every time
+        terms = self.diffusion_losses(batch)
+        self.log_dict({f"val/{k}": v for k, v in terms.items()}, batch_size=len(batch["text"]), sync_dist=True)
+
+    # --------------------------------------------------------------------------------- optimisation
+    def configure_optimizers(self):
+        decay, no_decay = [], []
+        for name, p in self.model.named_parameters():
+            if not p.requires_grad:
+                continue
+            skip = (p.ndim < 2 or getattr(p, "_no_weight_decay", False)
+                    or name.rsplit(".", 1)[-1] in NO_DECAY_NAMES)
+            (no_decay if skip else decay).append(p)
+        tc = self.cfg.train
+        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
+                                       {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=self._lr_factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def _lr_factor(self, step: int) -> float:
+        tc = self.cfg.train
+        if tc.warmup_steps and step < tc.warmup_steps:
+            return (step + 1) / tc.warmup_steps
+        if tc.lr_schedule == "cosine":
+            progress = min(1.0, (step - tc.warmup_steps) / max(1, tc.max_steps - tc.warmup_steps))
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        return 1.0
+
+    # ----------------------------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["intermamba"] = {"config": self.cfg.to_dict(), "train_seconds": self.train_seconds}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.train_seconds = float(checkpoint.get("intermamba", {}).get("train_seconds", 0.0))
+
+    def inference_model(self) -> torch.nn.Module:
+        """The weights to export: the EMA copy when there is one."""
+        return self.ema_model if self.ema_model is not None else self.model
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoints written to a temp file in the same folder, then os.replace'd: a kill mid-write
+    leaves the previous checkpoint intact. Read back with weights_only=True (no arbitrary unpickling)."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(checkpoint, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"checkpoint {path} not found")
+        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+
+
+class ExportCallback(L.Callback):
+    """After every checkpoint (and at the end), write the inference export with the training facts."""
+
+    def __init__(self, folder: Path, cfg: Config, *, fp16: bool = False):
+        self.folder, self.cfg, self.fp16 = folder, cfg, fp16
+        self._started = time.time()
+
+    def _export(self, trainer: L.Trainer, module: DiffusionModule) -> None:
+        if trainer.global_rank != 0:
+            return
+        from .checkpoint import save_pretrained
+
+        facts = {"steps": int(trainer.global_step), "train_seconds": round(module.train_seconds, 1),
+                 "devices": f"{trainer.num_nodes}x{trainer.num_devices} {_device_name(module.device)}",
+                 "batch_size_per_device": self.cfg.train.batch_size, "ema": self.cfg.train.ema_decay is not None}
+        save_pretrained(self.folder, module.inference_model(), self.cfg, module.normalizer(), fp16=self.fp16,
+                        extra=facts)
+
+    def on_save_checkpoint(self, trainer, module, checkpoint) -> None:
+        self._export(trainer, module)
+
+    def on_train_end(self, trainer, module) -> None:
+        self._export(trainer, module)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+# ------------------------------------------------------------------------------------------- the run
+def _check_precision(cfg: Config) -> None:
+    tc = cfg.train
+    gpu = tc.accelerator in ("gpu", "cuda") or (tc.accelerator == "auto" and torch.cuda.is_available())
+    if not gpu and tc.precision.startswith("16"):
+        raise TrainingError(f"train.precision={tc.precision} needs a GPU; on the CPU use 32-true or bf16-mixed")
+
+
+def _prepare_run_dir(cfg: Config, run_dir: Path, resume: Optional[bool]) -> Optional[Path]:
+    """Checks the run folder against `resume` (None = resume when a checkpoint exists); returns the
+    checkpoint to resume from, or None for a fresh start."""
+    last = run_dir / CKPT_DIR / LAST_CKPT
+    if resume is True and not last.is_file():
+        raise TrainingError(f"--resume: no checkpoint at {last}; start without --resume")
+    if resume is False and last.is_file():
+        raise TrainingError(f"{run_dir} already holds a run ({last}); resume it, or pass a new --run-dir")
+    if not last.is_file():
+        return None
+    saved = run_dir / CONFIG_FILE
+    if saved.is_file():
+        before = config_from_dict(json.loads(saved.read_text()))
+        if before.model != cfg.model or before.text != cfg.text or before.data != cfg.data:
+            raise TrainingError(f"{run_dir} was started with a different model/text/data config; resume with the "
+                                f"same config (see {saved}) or pass a new --run-dir")
+    return last
+
+
+def _normalizer_for(cfg: Config, run_dir: Path, dataset):
+    """The run's normaliser: computed from the training set on the first start, then read from the run folder."""
+    from .data import compute_normalizer
+    from .motion import Normalizer
+
+    path = run_dir / NORMALIZER_FILE
+    if path.is_file():
+        return Normalizer.load(path)
+    normalizer = compute_normalizer(dataset)
+    normalizer.save(path)     # atomic; DDP processes compute identical statistics
+    return normalizer
+
+
+def _logger(cfg: Config, run_dir: Path):
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    if cfg.train.logger == "tensorboard":
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError as err:
+            raise TrainingError("train.logger=tensorboard needs the tensorboard package: "
+                                "pip install 'intermamba[tensorboard]', or use train.logger=csv") from err
+        return TensorBoardLogger(run_dir, name=LOG_DIR)
+    # one version_N folder per start: Lightning's CSV writer would delete a resumed run's earlier metrics.csv
+    return CSVLogger(run_dir, name=LOG_DIR)
+
+
+def build_trainer(cfg: Config, run_dir: Path, *, callbacks: Optional[list] = None, **overrides) -> L.Trainer:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    tc = cfg.train
+    ckpt = ModelCheckpoint(dirpath=run_dir / CKPT_DIR, filename="step={step:07d}", auto_insert_metric_name=False,
+                           every_n_train_steps=tc.ckpt_every, save_last=True, save_top_k=1)  # the latest + last
+    kwargs: dict[str, Any] = dict(
+        accelerator=tc.accelerator, devices=tc.devices, num_nodes=tc.num_nodes, strategy=tc.strategy,
+        precision=tc.precision, max_steps=tc.max_steps, max_epochs=tc.max_epochs if tc.max_epochs else -1,
+        gradient_clip_val=tc.grad_clip or None, log_every_n_steps=tc.log_every, logger=_logger(cfg, run_dir),
+        callbacks=[ckpt, ExportCallback(run_dir / EXPORT_DIR, cfg)] + list(callbacks or []),
+        plugins=[AtomicCheckpointIO()], use_distributed_sampler=False, default_root_dir=run_dir,
+        val_check_interval=tc.val_every, check_val_every_n_epoch=None if tc.val_every else 1,
+        num_sanity_val_steps=0, enable_model_summary=False,
+    )
+    kwargs.update(overrides)
+    return L.Trainer(**kwargs)
+
+
+def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Optional[bool] = None,
+          dataset=None, model: Optional[torch.nn.Module] = None, text_encoder=None, callbacks: Optional[list] = None,
+          trainer_overrides: Optional[dict] = None) -> Path:
+    """Train `cfg` in `run_dir` (default train.out_dir/<cfg.name>); returns the run folder.
+
+    dataset: a MotionDataset to train on instead of build_dataset(cfg.data, "train") (e.g. one built from your
+    own RawItems); model: a denoiser to train instead of build_model(cfg); text_encoder: an already built
+    encoder for cfg.text (saves loading it again).
+
+    resume: None continues from run_dir's last checkpoint when there is one; True requires one; False
+    refuses to touch a folder that holds a run.
+    """
+    from .data import build_dataset, collate
+
+    _check_precision(cfg)
+    run_dir = Path(run_dir) if run_dir is not None else Path(cfg.train.out_dir) / cfg.name
+    ckpt_path = _prepare_run_dir(cfg, run_dir, resume)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if ckpt_path is None:
+        atomic_write_text(run_dir / CONFIG_FILE, cfg.to_json())   # (every DDP process writes the same bytes)
+    torch.manual_seed(cfg.train.seed)  # model initialisation
+
+    dataset = dataset if dataset is not None else build_dataset(cfg.data, "train")
+    normalizer = _normalizer_for(cfg, run_dir, dataset)
+    module = DiffusionModule(cfg, normalizer, model=model, text_encoder=text_encoder)
+    trainer = build_trainer(cfg, run_dir, callbacks=callbacks, **(trainer_overrides or {}))
+    train_loader = StepLoader(dataset, batch_size=cfg.train.batch_size, seed=cfg.train.seed, num_workers=
+                              cfg.data.num_workers, collate_fn=collate, step_fn=lambda: trainer.global_step)
+    val_loader = None
+    if cfg.train.val_every:
+        val = build_dataset(cfg.data, "val")
+        val_loader = torch.utils.data.DataLoader(_SeededItems(val), batch_size=cfg.train.batch_size,
+                                                 sampler=[(i, seed_for(cfg.train.seed, i, 3)) for i in range(len(val))],
+                                                 collate_fn=collate, num_workers=cfg.data.num_workers)
+    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                ckpt_path=str(ckpt_path) if ckpt_path else None)
+    return run_dir

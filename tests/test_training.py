@@ -1,0 +1,247 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from intermamba.checkpoint import CheckpointError, load_pretrained, save_pretrained
+from intermamba.cli import main as cli_main
+from intermamba.config import TextConfig, load_config
+from intermamba.fusion_plot import plot_fusion, read_fusion_log
+from intermamba.text import build_text_encoder
+from intermamba.training import DiffusionModule, StepLoader, TrainingError, train
+
+sys.path.insert(0, str(Path(__file__).parent))
+from training_toys import toy_dataset  # noqa: E402
+
+QUIET = dict(enable_progress_bar=False)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return build_text_encoder(TextConfig())
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return toy_dataset(12)
+
+
+def _cfg(*overrides):
+    return load_config("tiny", ["train.batch_size=4", "train.log_every=1", *overrides])
+
+
+def _rows(run_dir):
+    rows = []
+    for path in sorted((run_dir / "logs").glob("version_*/metrics.csv")):
+        with open(path) as f:
+            rows += [r for r in csv.DictReader(f) if r.get("train/loss")]
+    return rows
+
+
+def test_tiny_run_writes_checkpoints_logs_and_an_export(tmp_path, dataset, encoder):
+    cfg = _cfg("train.max_steps=4", "train.ckpt_every=2")
+    run = train(cfg, run_dir=tmp_path / "run", dataset=dataset, text_encoder=encoder, trainer_overrides=QUIET)
+    for name in ["config.json", "normalizer.safetensors", "checkpoints/last.ckpt", "export/model.safetensors",
+                 "export/config.json", "logs/version_0/metrics.csv"]:
+        assert (run / name).is_file(), name
+    rows = _rows(run)
+    assert len(rows) == 4
+    for key in ["train/simple", "train/vel", "train/foot", "train/bone", "train/dist_map", "train/joint_affinity",
+                "train/rel_orient", "fusion/layer0.w_alpha", "fusion/layer0.w_beta", "fusion/layer0.alpha_c",
+                "fusion/layer0.beta_c"]:
+        assert rows[-1][key] != "", key
+    model, loaded_cfg, normalizer = load_pretrained(run / "export")
+    assert loaded_cfg == cfg
+    meta = json.loads((run / "export" / "config.json").read_text())
+    assert meta["training"]["steps"] == 4 and meta["text_encoder"] == "minilm"
+    # the checkpoint holds the trainable weights and the normaliser, not the frozen text encoder
+    state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    assert "norm_mean" in state and not any("text" in k and "encoder" in k and "model." not in k for k in state)
+    assert all(k.startswith(("model.", "norm_")) for k in state)
+    torch.testing.assert_close(model.state_dict(), {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
+
+
+class _Killed(Exception):
+    pass
+
+
+class _KillAt(L.Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            raise _Killed(f"killed at step {self.step}")
+
+
+def test_interrupted_run_resumes_identically(tmp_path, dataset, encoder):
+    # 12 items / batch 4 = 3 steps per epoch: the kill lands mid-epoch, the resume crosses epochs
+    cfg = _cfg("train.max_steps=8", "train.ckpt_every=4", "train.ema_decay=0.9")
+    straight = train(cfg, run_dir=tmp_path / "a", dataset=dataset, text_encoder=encoder, trainer_overrides=QUIET)
+    with pytest.raises(_Killed):
+        train(cfg, run_dir=tmp_path / "b", dataset=dataset, text_encoder=encoder, callbacks=[_KillAt(6)],
+              trainer_overrides=QUIET)
+    assert torch.load(tmp_path / "b/checkpoints/last.ckpt", weights_only=True)["global_step"] == 4
+    resumed = train(cfg, run_dir=tmp_path / "b", dataset=dataset, text_encoder=encoder, resume=True,
+                    trainer_overrides=QUIET)
+    a = torch.load(straight / "checkpoints/last.ckpt", weights_only=True)
+    b = torch.load(resumed / "checkpoints/last.ckpt", weights_only=True)
+    assert a["global_step"] == b["global_step"] == 8
+    for k in a["state_dict"]:
+        torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, msg=k)
+    loss_a = [float(r["train/loss"]) for r in _rows(straight)]
+    loss_b = {int(r["step"]): float(r["train/loss"]) for r in _rows(resumed)}
+    assert [loss_b[s] for s in range(8)] == loss_a   # the same batches, noise and timesteps at every step
+
+
+def test_run_folder_guards(tmp_path, dataset, encoder):
+    with pytest.raises(TrainingError, match="no checkpoint"):
+        train(_cfg(), run_dir=tmp_path / "x", resume=True, dataset=dataset, text_encoder=encoder)
+    cfg = _cfg("train.max_steps=2", "train.ckpt_every=2")
+    train(cfg, run_dir=tmp_path / "y", dataset=dataset, text_encoder=encoder, trainer_overrides=QUIET)
+    with pytest.raises(TrainingError, match="already holds a run"):
+        train(cfg, run_dir=tmp_path / "y", resume=False, dataset=dataset, text_encoder=encoder)
+    with pytest.raises(TrainingError, match="different model"):
+        train(_cfg("model.latent_dim=16"), run_dir=tmp_path / "y", dataset=dataset, text_encoder=encoder)
+    with pytest.raises(TrainingError, match="needs a GPU"):
+        train(_cfg("train.precision=16-mixed", "train.accelerator=cpu"), run_dir=tmp_path / "z", dataset=dataset)
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert cli_main(["train", "--config", "tiny", "--run-dir", str(tmp_path / "none"), "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("intermamba train: error:") and "no checkpoint" in err and "\n" not in err
+    assert cli_main(["plot-fusion", str(tmp_path / "missing")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_step_loader_is_sharded_deterministic_and_resumable(dataset):
+    full = StepLoader(dataset, batch_size=2, seed=5, rank=0, world_size=1)
+    assert full.batches(0) == StepLoader(dataset, batch_size=2, seed=5, rank=0, world_size=1).batches(0)
+    assert full.batches(0) != full.batches(1)
+    ranks = [StepLoader(dataset, batch_size=2, seed=5, rank=r, world_size=2) for r in range(2)]
+    seen = [i for r in ranks for batch in r.batches(0) for i, _ in batch]
+    assert len(seen) == len(set(seen)) == 12 and len(ranks[0]) == 3
+    names = lambda loader: [tuple(b["name"]) + tuple(b["text"]) for b in loader]
+    whole = names(StepLoader(dataset, batch_size=4, seed=1, rank=0, world_size=1))
+    later = names(StepLoader(dataset, batch_size=4, seed=1, rank=0, world_size=1, step_fn=lambda: 1))
+    assert later == whole[1:]
+    with pytest.raises(TrainingError, match="lower train.batch_size"):
+        len(StepLoader(dataset, batch_size=64, seed=0, rank=0, world_size=1))
+
+
+def test_weight_decay_skips_ssm_parameters_norms_and_biases(dataset, encoder):
+    from intermamba.data import compute_normalizer
+
+    module = DiffusionModule(_cfg(), compute_normalizer(dataset), text_encoder=encoder)
+    opt = module.configure_optimizers()["optimizer"]
+    decayed = {id(p) for p in opt.param_groups[0]["params"]}
+    assert opt.param_groups[0]["weight_decay"] == 2e-5 and opt.param_groups[1]["weight_decay"] == 0
+    for name, p in module.model.named_parameters():
+        if name.endswith(("A_log", ".D", "bias")) or p.ndim < 2:
+            assert id(p) not in decayed, name
+    assert decayed
+
+
+def _learn(tmp_path, dataset, encoder, steps):
+    cfg = _cfg(f"train.max_steps={steps}", f"train.ckpt_every={steps}", "train.lr=3e-3", "train.batch_size=6")
+    run = train(cfg, run_dir=tmp_path / "run", dataset=dataset, text_encoder=encoder, trainer_overrides=QUIET)
+    rows = _rows(run)
+    mean = lambda key, part: sum(float(r[key]) for r in part) / len(part)
+    return {key: (mean(key, rows[:10]), mean(key, rows[-10:])) for key in ("train/loss", "train/simple")}
+
+
+def test_learning_drives_the_loss_down(tmp_path, dataset, encoder):
+    losses = _learn(tmp_path, dataset, encoder, 60)
+    first, last = losses["train/loss"]
+    assert last < 0.2 * first, losses
+    first, last = losses["train/simple"]
+    assert last < 0.85 * first, losses
+
+
+@pytest.mark.slow
+def test_longer_learning_fits_the_toy_clips(tmp_path, dataset, encoder):
+    losses = _learn(tmp_path, dataset, encoder, 300)
+    first, last = losses["train/simple"]
+    assert last < 0.35 * first, losses
+
+
+def test_plot_fusion_redraws_figure_8(tmp_path, dataset, encoder):
+    run = train(_cfg("train.max_steps=3", "train.ckpt_every=3"), run_dir=tmp_path / "run", dataset=dataset,
+                text_encoder=encoder, trainer_overrides=QUIET)
+    series = read_fusion_log(run)
+    assert set(series) == {"layer0.w_alpha", "layer0.w_beta", "layer0.alpha_c", "layer0.beta_c"}
+    assert series["layer0.w_alpha"][0] == [0, 1, 2]
+    assert cli_main(["plot-fusion", str(run), "--out", str(tmp_path / "fig8.png")]) == 0
+    assert (tmp_path / "fig8.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no fusion weights"):
+        plot_fusion(tmp_path / "empty")
+
+
+def test_export_round_trip_fp16_and_foreign_folders(tmp_path, dataset):
+    from intermamba.data import compute_normalizer
+    from intermamba.model import build_model
+
+    cfg = _cfg()
+    model, normalizer = build_model(cfg), compute_normalizer(dataset)
+    save_pretrained(tmp_path / "m", model, cfg, normalizer, fp16=True)
+    loaded, cfg2, norm2 = load_pretrained(tmp_path / "m")
+    assert cfg2 == cfg
+    torch.testing.assert_close(norm2.mean, normalizer.mean)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[k], v, rtol=1e-3, atol=1e-3)
+    assert (tmp_path / "m" / "model.safetensors").stat().st_size < 3 * sum(v.numel() for v in model.state_dict().values())
+
+    with pytest.raises(CheckpointError, match="not found"):
+        load_pretrained(tmp_path / "nowhere")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_pretrained(tmp_path / "junk")
+    (tmp_path / "junk" / "config.json").write_text('{"model": "something else"}')
+    with pytest.raises(CheckpointError, match="not an intermamba model"):
+        load_pretrained(tmp_path / "junk")
+    (tmp_path / "m" / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="safetensors"):
+        load_pretrained(tmp_path / "m")
+    other = _cfg("model.latent_dim=16")
+    save_pretrained(tmp_path / "o", build_model(other), other, normalizer)
+    meta = json.loads((tmp_path / "o" / "config.json").read_text())
+    meta["config"]["model"]["latent_dim"] = 32
+    (tmp_path / "o" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="does not match its config"):
+        load_pretrained(tmp_path / "o")
+
+
+DDP_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from training_toys import toy_dataset
+    from intermamba.config import load_config
+    from intermamba.training import train
+    cfg = load_config("tiny", ["train.batch_size=2", "train.max_steps=3", "train.ckpt_every=3",
+                               "train.accelerator=cpu", "train.devices=2", "train.strategy=ddp"])
+    train(cfg, run_dir={run!r}, dataset=toy_dataset(12), trainer_overrides=dict(enable_progress_bar=False))
+""")
+
+
+@pytest.mark.slow
+def test_two_process_cpu_ddp(tmp_path):
+    script = tmp_path / "ddp_run.py"
+    run = tmp_path / "run"
+    script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), run=str(run)))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PL_TORCH_DISTRIBUTED_BACKEND="gloo")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 3
+    assert (run / "export" / "model.safetensors").is_file()
