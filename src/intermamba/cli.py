@@ -406,6 +406,45 @@ def _run_eval(args):
     print(f"wrote {json_path} and {md_path}")
 
 
+# ------------------------------------------------------------------------------------------ import-bvh
+def _add_import_bvh(sub):
+    p = sub.add_parser("import-bvh", help="read a BVH pair (two persons captured together) as joints .npy")
+    p.add_argument("person1", help="BVH file of person 1")
+    p.add_argument("person2", help="BVH file of person 2 (same world frame and clock)")
+    p.add_argument("--out", help="joints (2, T, 22, 3) .npy (default: beside person1, <name>_pair.npy)")
+    p.add_argument("--fps", type=float, default=30.0, help="output frame rate (default 30)")
+    p.add_argument("--units", default="auto", help="auto, m, cm, mm, inch, asf or metres per file unit")
+    p.add_argument("--overwrite", action="store_true")
+
+
+def _run_import_bvh(args):
+    from pathlib import Path
+
+    from .data import bvh
+    from .export import save_npy
+
+    out = Path(args.out) if args.out else Path(args.person1).with_name(Path(args.person1).stem + "_pair.npy")
+    if out.suffix != ".npy":
+        raise CLIError(f"--out must end in .npy, got {out.name!r}")
+    if out.exists() and not args.overwrite:
+        raise CLIError(f"{out} already exists; use --overwrite or another --out")
+    try:
+        units = float(args.units)
+    except ValueError:
+        units = args.units
+    try:
+        joints = bvh.read_bvh_pair(args.person1, args.person2, fps=args.fps, units=units)
+        maps = [bvh.joint_map(bvh.read_bvh(path)) for path in (args.person1, args.person2)]
+    except ValueError as err:  # BVHError included
+        raise CLIError(str(err)) from None
+    save_npy(out, joints)
+    for k, m in enumerate(maps, start=1):
+        placed = [name for name, sources in m.items() if len(sources) > 1]
+        print(f"person {k}: " + ", ".join(f"{ours}<-{next(iter(src))}" for ours, src in m.items() if len(src) == 1)
+              + (f"; placed between neighbours: {', '.join(placed)}" if placed else ""))
+    print(f"wrote {out}: {joints.shape[1]} frames at {args.fps:g} fps ({joints.shape[1] / args.fps:.2f} s)")
+
+
 # ------------------------------------------------------------------------------------------------ main
 COMMANDS = {
     "info": (_add_info, _run_info),
@@ -416,6 +455,7 @@ COMMANDS = {
     "plot-fusion": (_add_plot_fusion, _run_plot_fusion),
     "train-evaluator": (_add_train_evaluator, _run_train_evaluator),
     "eval": (_add_eval, _run_eval),
+    "import-bvh": (_add_import_bvh, _run_import_bvh),
 }
 
 

@@ -20,7 +20,7 @@ from ...skeleton import FPS, MAX_FRAMES
 from . import gait
 from .rig import (ARM_REACH, REST, SHOULDER_WIDTH, SIDE_SIGN, SIDES, STAND_HEIGHT, Cues, HandCue, J, body_to_world,
                   pose, yaw_dir)
-from .timeline import Path, blend_yaw, facing, ramp, sec, smoothstep, travel_heading, window
+from .timeline import Path, blend_yaw, facing, ramp, sec, smoothstep, travel_heading, walk_curve, window
 
 HEAD, CHEST, PELVIS = J["head"], J["spine3"], J["pelvis"]
 WRIST = (J["l_wrist"], J["r_wrist"])
@@ -30,6 +30,9 @@ SHOULDER_HEIGHT = STAND_HEIGHT + REST[J["l_shoulder"], 1]
 CHEST_HEIGHT = STAND_HEIGHT + REST[CHEST, 1]
 HEAD_HEIGHT = STAND_HEIGHT + REST[HEAD, 1]
 COMFORT_REACH = 0.93 * ARM_REACH  # how far a hand is sent from its shoulder for a touch
+KICK_TOE_POINT = 0.6              # radians the toes point down in a kick
+GUARD = np.array([[0.11, 0.17, 0.30], [-0.11, 0.17, 0.30]])    # fists before the face, chest frame
+RUN_HANDS = np.array([[0.20, -0.17, 0.12], [-0.20, -0.17, 0.12]])  # bent arms of a runner, chest frame
 
 
 # ---------------------------------------------------------------------------------------------- people
@@ -51,10 +54,18 @@ class Actor:
     stance: Optional[np.ndarray] = None  # (2, 2) foot offsets, e.g. a fighting stance
     pace: float = 1.0
 
+    feet: dict = field(default_factory=dict)  # side -> (target (T, 3), weight (T,)): a foot off its steps (kicks)
+
     def perform(self) -> Person:
         steps = gait.plan_steps(self.xz, self.yaw, stance=self.stance, pace=self.pace)
-        local, _, joints = pose(Cues(root_xz=self.xz, yaw=self.yaw, feet=steps.feet, feet_yaw=steps.yaw, **self.cues))
-        return Person(local=local, joints=joints, stance=steps.stance, yaw=self.yaw)
+        feet, pitch, stance = steps.feet.copy(), np.zeros((2, len(self.yaw))), steps.stance.copy()
+        for side, (target, w) in self.feet.items():
+            feet[side] = (1.0 - w[:, None]) * feet[side] + w[:, None] * target
+            pitch[side] = KICK_TOE_POINT * w
+            stance[side] &= w < 1e-3
+        local, _, joints = pose(Cues(root_xz=self.xz, yaw=self.yaw, feet=feet, feet_yaw=steps.yaw, feet_pitch=pitch,
+                                     **self.cues))
+        return Person(local=local, joints=joints, stance=stance, yaw=self.yaw)
 
 
 @dataclass
@@ -181,6 +192,561 @@ def handshake(rng) -> Scene:
     return Scene((a.perform(), b.perform()), texts, SIDES[s], 0, [(mid, 0, WRIST[s], 1, WRIST[s])])
 
 
+
+def _prepass(*actors: Actor) -> list:
+    """Perform actors without their hand cues: the torso, head and feet are already final."""
+    out = []
+    for a in actors:
+        cues = {k: v for k, v in a.cues.items() if k != "hands"}
+        out.append(Actor(a.xz, a.yaw, cues, a.stance, a.pace, a.feet).perform())
+    return out
+
+
+def lateral(yaw: np.ndarray) -> np.ndarray:
+    """(T, 3) the person's left direction on the floor."""
+    return body_to_world(yaw, np.broadcast_to([1.0, 0.0, 0.0], (len(yaw), 3)))
+
+
+def rest_hands(T: int, local=None) -> np.ndarray:
+    """(2, T, 3) rest wrist targets in the chest frame (default: hanging arms), to edit per frame."""
+    from .rig import REST_HAND
+    base = REST_HAND if local is None else np.asarray(local, dtype=np.float64)
+    return np.repeat(base[:, None], T, axis=1).copy()
+
+
+def hug(rng) -> Scene:
+    d = rng.uniform(0.30, 0.36)
+    mode = rng.choice(["near", "one", "both"], p=[0.2, 0.45, 0.35])
+    T = MAX_FRAMES
+    pa, pb, arrive = approach(rng, T, d, rng.uniform(0.9, 1.2), mode)
+    t_wrap = arrive + sec(0.2)
+    t_open = t_wrap - sec(0.9)
+    t_release = t_wrap + sec(rng.uniform(1.2, 2.5))
+    back = rng.random() < 0.5
+    if back:
+        pa.t = pb.t = t_release + sec(0.4)
+        pa.go((0.0, -rng.uniform(0.4, 0.7)), 0.6)
+        end = pb.go((0.0, d + rng.uniform(0.4, 0.7)), 0.6)[1]
+    else:
+        end = t_release + sec(0.8)
+    T = finish(end, rng)
+    xa, xb = pa.xz[:T], pb.xz[:T]
+    ya, yb = face_each_other(xa, xb)
+    w = window(T, t_open, t_wrap, t_release, t_release + sec(0.7))
+    bend = 0.15 * w
+    a, b = Actor(xa, ya, dict(look=head_guess(xb), bend=bend)), Actor(xb, yb, dict(look=head_guess(xa), bend=bend))
+    pre = _prepass(a, b)
+    high = rng.random() < 0.5  # one person's arms go over the other's shoulders, the other's round the waist
+    wrap_in = ramp(T, t_open + sec(0.45), t_wrap)
+    for me, you, up in ((a, pre[1], 0.10 if high else -0.18), (b, pre[0], -0.18 if high else 0.10)):
+        hands = {}
+        for k in (0, 1):
+            side_dir = SIDE_SIGN[k] * lateral(me.yaw)
+            back_pt = you.joints[:, CHEST] - 0.11 * yaw_dir(you.yaw) + 0.10 * side_dir + [0.0, up, 0.0]
+            open_pt = me.xz[:, [0]] * 0 + point(me.xz, me.yaw, [SIDE_SIGN[k] * 0.55, 0.0, 0.30], SHOULDER_HEIGHT)
+            target = (1.0 - wrap_in[:, None]) * open_pt + wrap_in[:, None] * back_pt
+            hands[k] = HandCue(target, w, np.tile([SIDE_SIGN[k] * 1.0, 0.3, -0.3], (T, 1)))
+        me.cues["hands"] = hands
+    texts = fill(rng, [
+        "two people walk toward each other and hug.",
+        "one person walks up to the other and they embrace.",
+        "two people open their arms and hug each other warmly.",
+        "the two people meet and give each other a big hug.",
+    ] if mode != "near" else [
+        "two people standing face to face hug each other.",
+        "two people embrace, wrapping their arms around each other.",
+        "the two people hug warmly.",
+        "two people give each other a hug.",
+    ])
+    if back:
+        texts = [t[:-1] + ", then let go and step back." for t in texts]
+    return Scene((a.perform(), b.perform()), texts)
+
+
+def high_five(rng) -> Scene:
+    s = pick_side(rng)
+    sigma = SIDE_SIGN[s]
+    double = rng.random() < 0.25
+    height = rng.uniform(1.65, 1.78)
+    lat = 0.12 if not double else 0.25
+    d = meeting_distance(rng, SHOULDER_WIDTH - lat, height, 0.85, 0.95)
+    mode = rng.choice(["near", "one", "both"], p=[0.3, 0.4, 0.3])
+    T = MAX_FRAMES
+    pa, pb, arrive = approach(rng, T, d, rng.uniform(1.0, 1.4), mode)
+    t_c = arrive + sec(rng.uniform(0.2, 0.5))
+    end = t_c + sec(rng.uniform(0.8, 1.5))
+    T = finish(end, rng, (0.2, 0.6))
+    xa, xb = pa.xz[:T], pb.xz[:T]
+    ya, yb = face_each_other(xa, xb)
+    w = window(T, t_c - sec(0.7), t_c - sec(0.1), t_c + sec(0.15), t_c + sec(0.7))
+    swing = 1.0 - ramp(T, t_c - sec(0.3), t_c)  # hands wait cocked, then swing into the slap
+    a, b = Actor(xa, ya, dict(look=head_guess(xb))), Actor(xb, yb, dict(look=head_guess(xa)))
+    sides_a = (0, 1) if double else (s,)
+    contacts = []
+    mid = np.repeat([[0.0, 0.0, 0.5 * d]], T, 0)
+    for k in sides_a:
+        meet = mid + [SIDE_SIGN[k] * lat, height, 0.0]
+        # B uses the hand on the same side of the world: their other-named hand.
+        for me, hand, fwd in ((a, k, [0, 0, 1.0]), (b, 1 - k, [0, 0, -1.0])):
+            target = meet - 0.15 * swing[:, None] * np.asarray(fwd) + 0.08 * swing[:, None] * [0, 1, 0]
+            pole = np.tile([SIDE_SIGN[hand] * 1.0, -0.3, -0.4], (T, 1))
+            me.cues.setdefault("hands", {})[hand] = HandCue(target, w, pole)
+        contacts.append((t_c, 0, WRIST[k], 1, WRIST[1 - k]))
+    if double:
+        texts = fill(rng, ["two people give each other a double high five with both hands.",
+                           "two people raise both hands and high five each other.",
+                           "the two people meet and slap both hands together in a high five.",
+                           "one person and the other high five with both hands."])
+        side, actor = None, None
+    else:
+        texts = fill(rng, ["one person raises their {side} hand and gives the other a high five.",
+                           "one person high fives the other with their {side} hand.",
+                           "two people high five, one person using their {side} hand.",
+                           "one person lifts their {side} hand up high and the other slaps it in a high five."],
+                     side=SIDES[s])
+        side, actor = SIDES[s], 0
+    return Scene((a.perform(), b.perform()), texts, side, actor, contacts)
+
+
+def push(rng) -> Scene:
+    s = pick_side(rng)
+    sigma = SIDE_SIGN[s]
+    both = rng.random() < 0.5
+    d = rng.uniform(0.72, 0.85)
+    mode = rng.choice(["near", "one"], p=[0.5, 0.5])
+    T = MAX_FRAMES
+    pa, pb, arrive = approach(rng, T, d, rng.uniform(0.9, 1.3), mode)
+    t_c = arrive + sec(rng.uniform(0.3, 0.8))
+    dist = rng.uniform(0.6, 1.2)
+    pb.t = t_c
+    pb.go((rng.uniform(-0.2, 0.2), d + dist), rng.uniform(1.3, 1.8), accel=0.15)
+    pa.t = t_c - sec(0.35)
+    pa.go((0.0, rng.uniform(0.1, 0.25)), 0.8, accel=0.2)
+    end = max(pb.t, t_c + sec(1.3))
+    T = finish(end, rng, (0.6, 1.2))
+    xa, xb = pa.xz[:T], pb.xz[:T]
+    ya, yb = facing(xa, xb), facing(xb, xa)  # B staggers backwards, still facing A
+    hit = window(T, t_c, t_c + sec(0.15), t_c + sec(0.45), t_c + sec(1.3))
+    flail = rest_hands(T) + hit[None, :, None] * np.array([[0.18, 0.30, 0.10], [-0.18, 0.30, 0.10]])[:, None]
+    b = Actor(xb, yb, dict(look=head_guess(xa), bend=-0.3 * hit, rest_hand=flail, arm_swing=0.1))
+    w = window(T, t_c - sec(0.4), t_c, t_c + sec(0.2), t_c + sec(0.6))
+    a = Actor(xa, ya, dict(look=head_guess(xb), bend=0.22 * w))
+    pre_b = _prepass(b)[0]
+    hands = {}
+    for k in ((0, 1) if both else (s,)):
+        off = SIDE_SIGN[k] * 0.11 if both else sigma * 0.14
+        target = pre_b.joints[:, CHEST] + 0.13 * yaw_dir(pre_b.yaw) + off * lateral(a.yaw) + [0, 0.02, 0]
+        hands[k] = HandCue(target, w, np.tile([SIDE_SIGN[k] * 0.6, -1.0, -0.3], (T, 1)))
+    a.cues["hands"] = hands
+    if both:
+        texts = fill(rng, ["one person shoves the other with both hands, and the other staggers backward.",
+                           "one person pushes the other hard in the chest with both hands, sending them stumbling back.",
+                           "one person pushes the other away with both hands and the other stumbles backward.",
+                           "using both hands, one person pushes the other, who staggers back a few steps."])
+        side, actor = None, None
+    else:
+        texts = fill(rng, ["one person pushes the other with their {side} hand, and the other staggers back.",
+                           "using their {side} hand, one person shoves the other, who stumbles backward.",
+                           "one person shoves the other's shoulder with their {side} hand, pushing them back.",
+                           "one person pushes the other away with their {side} hand and the other stumbles back."],
+                     side=SIDES[s])
+        side, actor = SIDES[s], 0
+    return Scene((a.perform(), b.perform()), texts, side, actor)
+
+
+def _bow_curve(T, t0, depth, hold):
+    down, up = sec(rng_free(0.55)), sec(0.6)
+    return depth * window(T, t0, t0 + down, t0 + down + hold, t0 + down + hold + up)
+
+
+def rng_free(x):
+    return x
+
+
+def bow(rng) -> Scene:
+    s = pick_side(rng)
+    sigma = SIDE_SIGN[s]
+    d = rng.uniform(1.2, 2.2)
+    mode = rng.choice(["near", "one"], p=[0.7, 0.3])
+    T = MAX_FRAMES
+    pa, pb, arrive = approach(rng, T, d, rng.uniform(0.9, 1.2), mode)
+    together = rng.random() < 0.35
+    hand = rng.random() < 0.4
+    t_a = arrive + sec(rng.uniform(0.3, 0.8))
+    t_b = t_a + (sec(rng.uniform(0.0, 0.15)) if together else sec(rng.uniform(0.5, 1.2)))
+    hold_a, hold_b = sec(rng.uniform(0.3, 0.9)), sec(rng.uniform(0.3, 0.9))
+    T = finish(max(t_a + hold_a, t_b + hold_b) + sec(1.2), rng)
+    xa, xb = pa.xz[:T], pb.xz[:T]
+    ya, yb = face_each_other(xa, xb)
+    cues = []
+    for t0, hold in ((t_a, hold_a), (t_b, hold_b)):
+        depth = _bow_curve(T, t0, rng.uniform(0.5, 0.95), hold)  # total forward tilt (radians)
+        cues.append(dict(pitch=0.35 * depth, bend=0.65 * depth, nod=0.4 * depth / 0.95))
+    a = Actor(xa, ya, dict(cues[0], look=head_guess(xb)))
+    b = Actor(xb, yb, dict(cues[1], look=head_guess(xa)))
+    if hand:
+        pre = _prepass(a)[0]
+        w = window(T, t_a - sec(0.5), t_a, t_a + hold_a + sec(0.5), t_a + hold_a + sec(1.1))
+        target = pre.joints[:, CHEST] + 0.14 * _chest_forward(pre) - sigma * 0.05 * lateral(ya) + [0, -0.02, 0]
+        a.cues["hands"] = {s: HandCue(target, w, np.tile([sigma * 0.8, -1.0, 0.0], (T, 1)))}
+        texts = fill(rng, ["one person puts their {side} hand on their chest and bows to the other, who bows back.",
+                           "with their {side} hand over their heart, one person bows to the other, and the other returns the bow.",
+                           "one person places their {side} hand on their chest and bows; the other bows in return."],
+                     side=SIDES[s])
+        return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
+    texts = fill(rng, ["two people face each other and bow at the same time.",
+                       "both people bow politely to each other.",
+                       "two people bow to each other together."] if together else
+                 ["one person bows to the other, and the other bows back.",
+                  "one person bows deeply, then the other returns the bow.",
+                  "one person bows politely and the other bows in return.",
+                  "facing each other, one person bows first and the other follows."])
+    return Scene((a.perform(), b.perform()), texts)
+
+
+def _chest_forward(p: Person) -> np.ndarray:
+    """(T, 3) the direction a person's chest faces (the spine3 frame's +Z)."""
+    from .rig import SPINE
+    fwd = np.zeros((len(p.yaw), 3))
+    # world rotation of spine3 = root @ spine1 @ spine2 @ spine3
+    G = p.local[:, 0]
+    for j in SPINE:
+        G = G @ p.local[:, j]
+    fwd[:] = G[:, :, 2]
+    return fwd
+
+
+def wave(rng) -> Scene:
+    s = pick_side(rng)
+    sigma = SIDE_SIGN[s]
+    d = rng.uniform(3.0, 6.0)
+    T = MAX_FRAMES
+    pa, pb = Path(T, (0.0, 0.0)), Path(T, (rng.uniform(-1, 1), d))
+    t_a = sec(rng.uniform(0.4, 1.2))
+    dur_a = sec(rng.uniform(1.5, 3.0))
+    back = rng.random() < 0.65
+    t_b = t_a + sec(rng.uniform(0.4, 1.0))
+    dur_b = sec(rng.uniform(1.2, 2.5))
+    walk = rng.random() < 0.35
+    end = max(t_a + dur_a, t_b + dur_b if back else 0) + sec(0.6)
+    if walk:
+        pa.t = t_a + dur_a + sec(0.2)
+        pa.go(pb.xz[0] + (pa.xz[0] - pb.xz[0]) * 1.2 / d, rng.uniform(1.0, 1.3))
+        end = max(end, pa.t)
+    T = finish(end, rng)
+    xa, xb = pa.xz[:T], pb.xz[:T]
+    ya, yb = face_each_other(xa, xb)
+    a, b = Actor(xa, ya, dict(look=head_guess(xb))), Actor(xb, yb, dict(look=head_guess(xa)))
+    pre = _prepass(a, b)
+    sb = pick_side(rng)
+    for me, p, side, t0, dur in ((a, pre[0], s, t_a, dur_a), (b, pre[1], sb, t_b, dur_b)):
+        if me is b and not back:
+            continue
+        sg = SIDE_SIGN[side]
+        t = np.arange(T)
+        freq = rng.uniform(1.6, 2.4)
+        wave_x = 0.13 * np.sin(2 * np.pi * freq * (t - t0) / FPS) * window(T, t0 + sec(0.3), t0 + sec(0.5), t0 + dur, t0 + dur + sec(0.2))
+        local = np.stack([sg * (0.35 + wave_x * sg), np.full(T, 0.42), np.full(T, 0.12)], -1)
+        target = p.joints[:, CHEST] + body_to_world(me.yaw, local)
+        w = window(T, t0, t0 + sec(0.45), t0 + dur, t0 + dur + sec(0.5))
+        me.cues["hands"] = {side: HandCue(target, w, np.tile([sg * 1.0, -0.6, -0.2], (T, 1)))}
+    first = ["one person waves at the other with their {side} hand from a distance.",
+             "from far away, one person raises their {side} hand and waves to the other.",
+             "one person waves their {side} hand at the other across the room.",
+             "one person greets the other from afar by waving their {side} hand."]
+    texts = fill(rng, first, side=SIDES[s])
+    if back:
+        texts = [t[:-1] + ", and the other waves back." for t in texts]
+    if walk:
+        texts = [t[:-1] + " then walks over to them." if not back else t[:-1] + "; then the first one walks over."
+                 for t in texts]
+    return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
+
+
+def side_by_side(rng) -> Scene:
+    gap = rng.uniform(0.6, 1.0)
+    speed = rng.uniform(1.0, 1.35)
+    T = MAX_FRAMES
+    t_start, dur = sec(rng.uniform(0.2, 0.8)), sec(rng.uniform(4.0, 8.0))
+    t_stop = min(t_start + dur, MAX_FRAMES - sec(0.5))
+    turn = rng.choice(["none", "left", "right"], p=[0.4, 0.3, 0.3])
+    turns = ()
+    if turn != "none":
+        t0 = rng.integers(t_start + sec(1.0), max(t_start + sec(1.1), t_stop - sec(2.5)))
+        angle = rng.uniform(0.9, 1.9) * (1.0 if turn == "left" else -1.0)
+        turns = ((t0, t0 + sec(1.5), angle),)
+    centre, heading = walk_curve(T, (0.0, 0.0), 0.0, t_start, t_stop, speed, turns=turns)
+    T = finish(t_stop, rng, (0.3, 0.8))
+    centre, heading = centre[:T], heading[:T]
+    a_left = rng.random() < 0.5  # A walks on the left of B
+    side_a = 0 if a_left else 1
+    lat = lateral(heading)[:, [0, 2]]
+    xa = centre + SIDE_SIGN[side_a] * 0.5 * gap * lat
+    xb = centre - SIDE_SIGN[side_a] * 0.5 * gap * lat
+    holding = rng.random() < 0.3
+    a, b = Actor(xa, heading.copy()), Actor(xb, heading.copy())
+    chat = window(T, t_start + sec(1), t_start + sec(1.4), t_start + sec(2.5), t_start + sec(3)) if rng.random() < 0.5 else None
+    if chat is not None:
+        a.cues["look"] = head_guess(xb) + chat[:, None] * 0 + (1 - chat[:, None]) * np.c_[np.sin(heading), 0 * heading, np.cos(heading)] * 5
+        b.cues["look"] = head_guess(xa) + (1 - chat[:, None]) * np.c_[np.sin(heading), 0 * heading, np.cos(heading)] * 5
+    if holding:
+        inner_a, inner_b = 1 - side_a, side_a  # the hands between them
+        meet = np.c_[centre[:, 0], np.full(T, 0.85), centre[:, 1]] + 0.05 * yaw_dir(heading)
+        w = ramp(T, 0, sec(0.3))
+        a.cues["hands"] = {inner_a: HandCue(meet, w, np.tile([SIDE_SIGN[inner_a] * 0.3, -0.2, -1.0], (T, 1)))}
+        b.cues["hands"] = {inner_b: HandCue(meet, w, np.tile([SIDE_SIGN[inner_b] * 0.3, -0.2, -1.0], (T, 1)))}
+        a.cues["arm_swing"] = b.cues["arm_swing"] = 0.15
+    base = ["two people walk side by side", "two people walk forward next to each other",
+            "two people stroll along side by side"]
+    if holding:
+        base = ["two people walk side by side holding hands", "holding hands, two people walk forward together",
+                "two people walk hand in hand"]
+    if turn != "none":
+        texts = fill(rng, [b_ + ", then turn {turn} together." for b_ in base] +
+                     ["walking next to each other, two people make a {turn} turn."], turn=turn)
+    else:
+        texts = fill(rng, [b_ + "." for b_ in base] + ["two people walk together in a straight line."])
+    return Scene((a.perform(), b.perform()), texts, None if turn == "none" else str(turn))
+
+
+def circle(rng) -> Scene:
+    ccw = rng.random() < 0.5
+    r = rng.uniform(0.75, 1.15)
+    omega = rng.uniform(0.5, 0.9)
+    angle = rng.uniform(0.8, 2.0) * np.pi
+    t0 = sec(rng.uniform(0.3, 0.8))
+    t1 = t0 + sec(angle / omega)
+    T = finish(t1, rng, (0.4, 1.0))
+    theta = rng.uniform(0, 2 * np.pi) + (1.0 if ccw else -1.0) * angle * ramp(T, t0, t1)
+    u = np.stack([np.sin(theta), np.cos(theta)], -1)
+    xa, xb = -r * u, r * u
+    guard = rng.random() < 0.5
+    extra = dict(height=np.full(T, -0.05) + STAND_HEIGHT, bend=np.full(T, 0.15))
+    if guard:
+        extra["rest_hand"] = rest_hands(T, GUARD)
+    a = Actor(xa, facing(xa, xb), dict(extra, look=head_guess(xb)))
+    b = Actor(xb, facing(xb, xa), dict(extra, look=head_guess(xa)))
+    word = "counterclockwise" if ccw else "clockwise"
+    texts = fill(rng, ["two people circle each other {dir}, facing each other.",
+                       "keeping their eyes on each other, two people move around in a {dir} circle.",
+                       "two people side-step around each other {dir}, sizing each other up.",
+                       "facing each other, the two people slowly circle {dir}."], dir=word)
+    return Scene((a.perform(), b.perform()), texts, word)
+
+
+def boxing(rng) -> Scene:
+    s = pick_side(rng)
+    sigma = SIDE_SIGN[s]
+    alternate = rng.random() < 0.3
+    d = rng.uniform(0.8, 0.95)
+    n = int(rng.integers(2, 6))
+    T = MAX_FRAMES
+    t = sec(rng.uniform(0.5, 1.0))
+    punches = []
+    for k in range(n):
+        hand = (s if k % 2 == 0 else 1 - s) if alternate else s
+        punches.append((t, hand))
+        t += sec(rng.uniform(0.45, 0.8))
+    T = finish(t + sec(0.3), rng)
+    lead = pick_side(rng)  # which foot is forward in the fighting stance
+    stance = np.array([[0.05 * SIDE_SIGN[k], 0.13 if k == lead else -0.13] for k in (0, 1)])
+    xa = np.zeros((T, 2))
+    xb = np.tile([0.0, d], (T, 1))
+    common = dict(height=np.full(T, STAND_HEIGHT - 0.05), rest_hand=rest_hands(T, GUARD), arm_swing=0.05)
+    tt = np.arange(T)
+    twist = np.zeros(T)
+    lean_a = np.full(T, 0.1)
+    lean_b = np.full(T, 0.1)
+    block = np.zeros(T)
+    hands = {0: [], 1: []}
+    for t0, hand in punches:
+        wk = window(T, t0, t0 + sec(0.13), t0 + sec(0.17), t0 + sec(0.4))
+        twist -= SIDE_SIGN[hand] * 0.35 * wk
+        lean_a += 0.08 * wk
+        block = np.maximum(block, window(T, t0 - sec(0.15), t0 + sec(0.05), t0 + sec(0.25), t0 + sec(0.5)))
+        hands[hand].append(wk)
+    lean_b -= 0.15 * block
+    b_rest = rest_hands(T, GUARD) + block[None, :, None] * np.array([[0.0, 0.07, 0.05], [0.0, 0.07, 0.05]])[:, None]
+    b = Actor(xb, np.full(T, np.pi), dict(common, rest_hand=b_rest, bend=lean_b, look=head_guess(xa)), stance=stance)
+    a = Actor(xa, np.zeros(T), dict(common, bend=lean_a, twist=twist, look=head_guess(xb)), stance=stance)
+    pre_b = _prepass(b)[0]
+    cues = {}
+    for hand, ws in hands.items():
+        if ws:
+            w = np.clip(np.sum(ws, 0), 0, 1)
+            target = pre_b.joints[:, HEAD] + 0.2 * yaw_dir(pre_b.yaw) + SIDE_SIGN[hand] * 0.03 * lateral(a.yaw)
+            cues[hand] = HandCue(target, w, np.tile([SIDE_SIGN[hand] * 1.0, -0.5, -0.2], (T, 1)))
+    a.cues["hands"] = cues
+    if alternate:
+        texts = fill(rng, ["one person throws a flurry of punches at the other, who blocks with raised arms.",
+                           "in a boxing stance, one person throws several punches with both fists while the other blocks.",
+                           "one person punches at the other again and again, and the other covers up and blocks."])
+        side, actor = None, None
+    else:
+        texts = fill(rng, ["one person throws punches at the other with their {side} fist, and the other blocks.",
+                           "in a boxing stance, one person jabs at the other's face with their {side} hand while the other covers up.",
+                           "one person punches at the other with their {side} hand; the other raises their guard and blocks.",
+                           "two people spar: one person throws {side} jabs and the other blocks them."],
+                     side=SIDES[s])
+        side, actor = SIDES[s], 0
+    return Scene((a.perform(), b.perform()), texts, side, actor)
+
+
+def chase(rng) -> Scene:
+    s = pick_side(rng)
+    sigma = SIDE_SIGN[s]
+    v_b = rng.uniform(1.7, 2.2)
+    v_a = v_b + rng.uniform(0.4, 0.7)
+    gap0 = rng.uniform(2.0, 3.0)
+    tag = rng.random() < 0.7
+    T = MAX_FRAMES
+    t_b = sec(rng.uniform(0.2, 0.5))
+    dur = sec(rng.uniform(4.0, 7.0))
+    t_stop = min(t_b + dur, MAX_FRAMES - sec(0.6))
+    turn = rng.random() < 0.5
+    turns = ((t_b + sec(1.2), t_b + sec(3.0), rng.uniform(0.8, 1.6) * rng.choice([-1, 1])),) if turn else ()
+    # B's route, sampled finely by arc length so that A can follow it at any distance behind.
+    xb, yb = walk_curve(T, (0.0, gap0), 0.0, t_b, t_stop, v_b, turns=turns)
+    step = np.linalg.norm(np.diff(xb, axis=0), axis=-1)
+    s_b = np.concatenate([[0.0], np.cumsum(step)])
+    t_a = t_b + sec(rng.uniform(0.2, 0.6))
+    xa_dummy, _ = walk_curve(T, (0.0, 0.0), 0.0, t_a, t_stop, v_a)
+    s_a = np.linalg.norm(xa_dummy - xa_dummy[0], axis=-1) - gap0
+    keep = 0.55 if tag else 1.4
+    s_a = np.minimum(s_a, s_b - keep)
+    s_a = np.maximum.accumulate(s_a)
+    route_s = np.concatenate([[-10.0], s_b])
+    route = np.concatenate([xb[:1] - [np.sin(yb[0]) * 10, np.cos(yb[0]) * 10], xb])
+    route_s, idx = np.unique(route_s, return_index=True)
+    route = route[idx]
+    xa = np.stack([np.interp(s_a, route_s, route[:, 0]), np.interp(s_a, route_s, route[:, 1])], -1)
+    T = finish(t_stop, rng, (0.4, 0.8))
+    xa, xb, yb = xa[:T], xb[:T], yb[:T]
+    ya = travel_heading(xa, facing(xa, xb))
+    yb = travel_heading(xb, yb)
+    run = lambda x: np.clip(np.linalg.norm(np.gradient(x, axis=0), axis=-1) * FPS / 2.0, 0, 1)
+    cues = lambda x: dict(pitch=0.12 * run(x), rest_hand=rest_hands(T) * (1 - run(x))[None, :, None]
+                          + rest_hands(T, RUN_HANDS) * run(x)[None, :, None], arm_swing=0.5)
+    a = Actor(xa, ya, dict(cues(xa), look=head_guess(xb)), pace=0.9)
+    b = Actor(xb, yb, cues(xb), pace=0.9)
+    contacts = []
+    if tag:
+        close = np.flatnonzero(s_b[:T] - s_a[:T] < keep + 0.05)
+        t_tag = int(close[0]) + sec(0.3) if len(close) else T - sec(0.5)
+        t_tag = min(t_tag, T - sec(0.4))
+        pre_b = _prepass(b)[0]
+        target = pre_b.joints[:, CHEST] - 0.12 * yaw_dir(pre_b.yaw) + sigma * 0.12 * lateral(pre_b.yaw)
+        w = window(T, t_tag - sec(0.3), t_tag, t_tag + sec(0.1), t_tag + sec(0.4))
+        a.cues["hands"] = {s: HandCue(target, w, np.tile([sigma * 0.6, -1.0, -0.2], (T, 1)))}
+        texts = fill(rng, ["one person chases the other and tags them on the back with their {side} hand.",
+                           "one person runs after the other, catches up and touches their back with their {side} hand.",
+                           "one person runs after the other and taps their back with the {side} hand.",
+                           "playing tag, one person chases the other and touches them with their {side} hand."],
+                     side=SIDES[s])
+        return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
+    texts = fill(rng, ["one person chases after the other, who runs away.",
+                       "one person runs away and the other runs after them.",
+                       "one person runs after the other but cannot catch them.",
+                       "two people run, one chasing the other."])
+    return Scene((a.perform(), b.perform()), texts)
+
+
+def pass_by(rng) -> Scene:
+    k = pick_side(rng)  # each keeps to this side of their own path
+    gap = rng.uniform(0.6, 1.0)
+    length = rng.uniform(4.0, 6.0)
+    va, vb = rng.uniform(1.0, 1.4), rng.uniform(1.0, 1.4)
+    T = MAX_FRAMES
+    x_lane = SIDE_SIGN[k] * 0.5 * gap
+    pa, pb = Path(T, (x_lane, -0.5 * length)), Path(T, (-x_lane, 0.5 * length))
+    pa.wait(sec(rng.uniform(0.2, 0.6)))
+    pb.wait(sec(rng.uniform(0.2, 0.6)))
+    beyond = rng.uniform(1.0, 2.0)
+    pa.go((x_lane, 0.5 * length + beyond), va)
+    pb.go((-x_lane, -0.5 * length - beyond), vb)
+    T = finish(max(pa.t, pb.t), rng, (0.2, 0.6))
+    xa, xb = pa.xz[:T], pb.xz[:T]
+    ya = travel_heading(xa, np.zeros(T))
+    yb = travel_heading(xb, np.full(T, np.pi))
+    a, b = Actor(xa, ya), Actor(xb, yb)
+    if rng.random() < 0.6:  # they glance at each other while close
+        dz = np.abs(xa[:, 1] - xb[:, 1])
+        near = smoothstep((2.5 - dz) / 1.0)
+        ahead_a = np.c_[xa[:, 0], np.full(T, HEAD_HEIGHT), xa[:, 1] + 5.0]
+        ahead_b = np.c_[xb[:, 0], np.full(T, HEAD_HEIGHT), xb[:, 1] - 5.0]
+        a.cues["look"] = (1 - near[:, None]) * ahead_a + near[:, None] * head_guess(xb)
+        b.cues["look"] = (1 - near[:, None]) * ahead_b + near[:, None] * head_guess(xa)
+    texts = fill(rng, ["two people walk toward each other and pass by, each keeping to their {side}.",
+                       "two people walking in opposite directions pass each other, staying on their {side} side.",
+                       "two people cross paths, each walking on their {side} side.",
+                       "walking toward each other, two people keep to the {side} and pass by."], side=SIDES[k])
+    return Scene((a.perform(), b.perform()), texts, SIDES[k])
+
+
+def pat_shoulder(rng) -> Scene:
+    s = pick_side(rng)
+    sigma = SIDE_SIGN[s]
+    behind = rng.random() < 0.5
+    T = MAX_FRAMES
+    if behind:
+        d = rng.uniform(0.40, 0.48)
+        pa, pb = Path(T, (rng.uniform(-0.3, 0.3), -rng.uniform(2.0, 3.5))), Path(T, (0.0, d))
+        pa.wait(sec(rng.uniform(0.2, 0.6)))
+        arrive = pa.go((0.0, 0.0), rng.uniform(0.9, 1.2))[1]
+        yb0 = 0.0
+    else:
+        d = rng.uniform(0.55, 0.65)
+        pa, pb, arrive = approach(rng, T, d, rng.uniform(0.9, 1.2), rng.choice(["near", "one"]))
+        yb0 = np.pi
+    t_p = arrive + sec(rng.uniform(0.1, 0.4))
+    n_pats = int(rng.integers(2, 4))
+    t_e = t_p + sec(0.35 * n_pats)
+    turns = behind and rng.random() < 0.75
+    T = finish(t_e + sec(1.8 if turns else 0.6), rng)
+    xa, xb = pa.xz[:T], pb.xz[:T]
+    ya = travel_heading(xa, facing(xa, xb))
+    yb = np.full(T, yb0)
+    if turns:
+        yb = blend_yaw(yb, facing(xb, xa), ramp(T, t_e + sec(0.2), t_e + sec(1.1)))
+    look_b = (head_guess(xb) + 5 * yaw_dir(yb)) if behind else head_guess(xa)
+    if turns:
+        w_look = ramp(T, t_e, t_e + sec(0.6))[:, None]
+        look_b = (1 - w_look) * look_b + w_look * head_guess(xa)
+    a = Actor(xa, ya, dict(look=head_guess(xb)))
+    b = Actor(xb, np.unwrap(yb), dict(look=look_b))
+    pre_b = _prepass(b)[0]
+    shoulder = SHOULDER[s] if behind else SHOULDER[1 - s]  # the shoulder on the acting hand's side
+    tt = np.arange(T)
+    pat = 0.05 * np.abs(np.sin(np.pi * n_pats * np.clip((tt - t_p) / max(t_e - t_p, 1), 0, 1)))
+    target = pre_b.joints[:, shoulder] + [0.0, 0.06, 0.0] + pat[:, None] * [0, 1.0, 0]
+    w = window(T, t_p - sec(0.5), t_p, t_e, t_e + sec(0.5))
+    a.cues["hands"] = {s: HandCue(target, w, np.tile([sigma * 0.6, -1.0, -0.4], (T, 1)))}
+    if behind:
+        texts = fill(rng, ["one person walks up behind the other and pats them on the shoulder with their {side} hand.",
+                           "one person comes up from behind and taps the other on the shoulder with their {side} hand.",
+                           "approaching from behind, one person pats the other's shoulder using their {side} hand."],
+                     side=SIDES[s])
+        if turns:
+            texts = [t[:-1] + ", and the other turns around." for t in texts]
+    else:
+        texts = fill(rng, ["one person pats the other on the shoulder with their {side} hand.",
+                           "one person gives the other a friendly pat on the shoulder using their {side} hand.",
+                           "facing the other, one person pats their shoulder a few times with the {side} hand."],
+                     side=SIDES[s])
+    return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
+
+
 KINDS: dict[str, Callable] = {
     "handshake": handshake,
+    "hug": hug,
+    "high_five": high_five,
+    "push": push,
+    "bow": bow,
+    "wave": wave,
+    "side_by_side": side_by_side,
+    "circle": circle,
+    "boxing": boxing,
+    "chase": chase,
+    "pass_by": pass_by,
+    "pat_shoulder": pat_shoulder,
 }

@@ -99,3 +99,17 @@ def travel_heading(xz: np.ndarray, fallback: np.ndarray, *, min_speed: float = 0
 def facing(src_xz: np.ndarray, dst_xz: np.ndarray) -> np.ndarray:
     """(T,) unwrapped yaw that faces from src to dst, frame by frame."""
     return np.unwrap(heading_to(src_xz, dst_xz))
+
+
+def walk_curve(T: int, start, yaw0: float, t_start: float, t_stop: float, speed: float, *, turns=(),
+               accel: float = ACCEL_TIME) -> tuple[np.ndarray, np.ndarray]:
+    """A walk along a curve: speed eases in after t_start and out before t_stop (frames); `turns` lists
+    (t0, t1, angle) heading changes (positive = towards the walker's left). Returns xz (T, 2) and yaw (T,)."""
+    a = sec(accel)
+    v = speed * ramp(T, t_start, t_start + a) * (1.0 - ramp(T, t_stop - a, t_stop))
+    heading = np.full(T, float(yaw0))
+    for t0, t1, angle in turns:
+        heading = heading + angle * ramp(T, t0, t1)
+    step = v[:, None] * np.stack([np.sin(heading), np.cos(heading)], -1) / FPS
+    xz = np.asarray(start, dtype=np.float64) + np.concatenate([np.zeros((1, 2)), np.cumsum(step[:-1], 0)])
+    return xz, heading
