@@ -104,6 +104,19 @@ def test_units_are_detected_or_forced():
         bvh.bvh_to_joints(b, units="furlong")
 
 
+def test_import_bvh_command(tmp_path, capsys):
+    from intermamba.cli import main
+
+    out = tmp_path / "pair.npy"
+    assert main(["import-bvh", str(P18), str(P19), "--out", str(out)]) == 0
+    assert "l_shoulder<-LeftArm" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.load(out), bvh.read_bvh_pair(P18, P19))
+    assert main(["import-bvh", str(P18), str(P19), "--out", str(out)]) == 2  # never overwrites silently
+    assert "already exists" in capsys.readouterr().err
+    assert main(["import-bvh", str(P18), str(CMU / "README.md"), "--out", str(tmp_path / "x.npy")]) == 2
+    assert "no MOTION section" in capsys.readouterr().err and not (tmp_path / "x.npy").exists()
+
+
 # ------------------------------------------------------------------------------------------ the parser
 def _chain_bvh(channels="Zrotation Yrotation Xrotation", values="0 0 0 30 -20 45", root_offset="0 0 0",
                root_channels="Xposition Yposition Zposition", nl="\n") -> str:
