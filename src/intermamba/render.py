@@ -69,7 +69,8 @@ class _Scene:
             self.fig.suptitle("\n".join(textwrap.wrap(title, TITLE_WIDTH * max(1, axes_count // 2 + 1))),
                               fontsize=10)
         self.axes = [self.fig.add_subplot(1, axes_count, i + 1, projection="3d") for i in range(axes_count)]
-        self.fig.subplots_adjust(left=0, right=1, bottom=0, top=0.9 if title else 1, wspace=0)
+        # 3D axes keep a wide empty margin above the floor box: let them overflow the figure top instead.
+        self.fig.subplots_adjust(left=0, right=1, bottom=-0.12, top=1.25 if title else 1.35, wspace=0)
         # The camera follows the people's centre and widens with their distance (both smoothed over 1 s).
         roots = people[:, :, 0]                                               # (P, T, 3)
         spread = np.linalg.norm(roots[:, None, :, [0, 2]] - roots[None, :, :, [0, 2]], axis=-1).max((0, 1))  # (T,)

@@ -319,7 +319,7 @@ def push(rng) -> Scene:
     t_c = arrive + sec(rng.uniform(0.3, 0.8))
     dist = rng.uniform(0.6, 1.2)
     pb.t = t_c
-    pb.go((rng.uniform(-0.2, 0.2), d + dist), rng.uniform(1.3, 1.8), accel=0.15)
+    pb.go((rng.uniform(-0.2, 0.2), d + dist), rng.uniform(0.9, 1.3), accel=0.25)
     pa.t = t_c - sec(0.35)
     pa.go((0.0, rng.uniform(0.1, 0.25)), 0.8, accel=0.2)
     end = max(pb.t, t_c + sec(1.3))
@@ -328,7 +328,7 @@ def push(rng) -> Scene:
     ya, yb = facing(xa, xb), facing(xb, xa)  # B staggers backwards, still facing A
     hit = window(T, t_c, t_c + sec(0.15), t_c + sec(0.45), t_c + sec(1.3))
     flail = rest_hands(T) + hit[None, :, None] * np.array([[0.18, 0.30, 0.10], [-0.18, 0.30, 0.10]])[:, None]
-    b = Actor(xb, yb, dict(look=head_guess(xa), bend=-0.3 * hit, rest_hand=flail, arm_swing=0.1))
+    b = Actor(xb, yb, dict(look=head_guess(xa), bend=-0.3 * hit, rest_hand=flail, arm_swing=0.1), pace=0.75)
     w = window(T, t_c - sec(0.4), t_c, t_c + sec(0.2), t_c + sec(0.6))
     a = Actor(xa, ya, dict(look=head_guess(xb), bend=0.22 * w))
     pre_b = _prepass(b)[0]
