@@ -130,7 +130,8 @@ def test_missing_or_corrupted_files_are_clear_errors(tmp_path):
 
 
 def test_build_dataset_serves_interx(tmp_path):
-    write_fixture(tmp_path, "train", {"s1": stored_sequence(T=40, seed=5, scale=0.2)}, {"s1": caption_lines("they wave")})
+    write_fixture(tmp_path, "train", {"s1": stored_sequence(T=40, seed=5, scale=0.2)},
+                  {"s1": caption_lines("they wave")})
     cfg = DataConfig(dataset="interx", root=str(tmp_path), min_frames=10)
     ds = build_dataset(cfg, "train")
     assert len(ds) == 2  # the item and its mirror image (train split)

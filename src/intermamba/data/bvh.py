@@ -282,134 +282,137 @@ def rest_positions(bvh: BVH) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------- mapping onto our skeleton
+class _Rig:
+    """A file's skeleton in its rest pose, as a tree of nodes (joints, then End Sites) to reason about."""
+
+    def __init__(self, names: Sequence[str], parents: np.ndarray, rest: np.ndarray, num_joints: int):
+        self.names, self.parents, self.rest = list(names), parents, rest
+        N = len(names)
+        self.children = [[c for c in range(N) if parents[c] == j] for j in range(N)]
+        self.joint_children = [[c for c in ch if c < num_joints] for ch in self.children]  # End Sites left out
+        self.height = float(np.ptp(rest[:, 1])) or 1.0
+        bone = np.linalg.norm(rest - rest[np.maximum(parents, 0)], axis=1)
+        self.zero = (bone < _COINCIDENT * self.height) & (parents >= 0)  # coincides with its parent, always
+
+    def subtree(self, j: int) -> list[int]:
+        out, todo = [], [j]
+        while todo:
+            out.append(todo.pop())
+            todo.extend(self.children[out[-1]])
+        return out
+
+    def line(self, j: int) -> list[int]:
+        """Nodes from j down its first-child line, zero-length bones skipped."""
+        out = []
+        while True:
+            if not self.zero[j]:
+                out.append(j)
+            if not self.children[j]:
+                return out
+            j = self.children[j][0]
+
+    def single_line_end(self, j: int) -> int:
+        """Follow single child joints down from j; the first joint that branches or ends."""
+        while len(self.joint_children[j]) == 1:
+            j = self.joint_children[j][0]
+        return j
+
+    def up(self, bottom: int, top: int) -> list[int]:
+        """Non-zero-length nodes from bottom up to (excluding) its ancestor top."""
+        out, j = [], bottom
+        while j != top:
+            if j < 0:
+                raise BVHError("internal: top is not an ancestor of bottom")
+            if not self.zero[j]:
+                out.append(j)
+            j = int(self.parents[j])
+        return out
+
+
 def _humanoid_map(names: Sequence[str], parents: np.ndarray, rest: np.ndarray, num_joints: int,
                   source: str) -> np.ndarray:
     """A (22, N) weight matrix W with our joints = W @ the file's nodes (joints then End Sites).
 
     Our own skeleton maps by name. Anything else goes by structure, in the rest pose (Y up):
     - the pelvis is the root (or the first joint below it with several children); of its subtrees, the two
-      lowest are the legs and the highest is the spine;
-      zero-length bones (CMU's LHipJoint, LowerBack, clavicles, ...) are skipped everywhere;
-    - a leg's first four joints (End Sites count) are hip, knee, ankle, toe; left is the side the left
-      vector up x forward points to, forward being the toes' direction from the ankles;
-    - up the spine, the first joint with 3 or more children is the chest; its highest branch is the neck
+      lowest are the legs and the highest is the spine; zero-length bones (CMU's LHipJoint, LowerBack,
+      clavicles, ...) are skipped everywhere;
+    - a leg's first four joints (End Sites count) are hip, knee, ankle, toe; left is the side the vector
+      up x forward points to, forward being the toes' direction from the ankles;
+    - up the spine, the first joint with 3 or more children is the chest; the joints up to it are the spine
+      (spine1, spine2, spine3: both ends and the middle when there are more); its highest branch is the neck
       chain (neck, head), its two most lateral ones are the arms;
     - in an arm, the wrist is the first joint whose chain branches (fingers, thumb) or ends; the elbow and
       shoulder are its parent and grandparent. A joint between chest and shoulder is the clavicle (collar).
     Missing spine3 / collars (CMU's clavicles sit on the thorax) are placed between their neighbours at our
     rest skeleton's proportions.
     """
-    N = len(names)
-    W = np.zeros((skeleton.NUM_JOINTS, N))
+    W = np.zeros((skeleton.NUM_JOINTS, len(names)))
+
+    def put(ours: str, node: int) -> None:
+        W[skeleton.JOINT_INDEX[ours], node] = 1.0
+
     index = {n: i for i, n in enumerate(names[:num_joints])}
     if all(n in index for n in skeleton.JOINT_NAMES):
-        for k, n in enumerate(skeleton.JOINT_NAMES):
-            W[k, index[n]] = 1.0
+        for n in skeleton.JOINT_NAMES:
+            put(n, index[n])
         return W
 
     def fail(what: str) -> BVHError:
         return BVHError(f"{source}: cannot map this skeleton onto the 22 SMPL body joints: {what}")
 
-    height = float(np.ptp(rest[:, 1])) or 1.0
-    bone = np.linalg.norm(rest - rest[np.maximum(parents, 0)], axis=1)
-    zero = (bone < _COINCIDENT * height) & (parents >= 0)  # node coincides with its parent in every pose
-    children = [[c for c in range(N) if parents[c] == j] for j in range(N)]
-    joint_children = [[c for c in ch if c < num_joints] for ch in children]
-
-    def subtree(j: int) -> list[int]:
-        out, todo = [], [j]
-        while todo:
-            k = todo.pop()
-            out.append(k)
-            todo.extend(children[k])
-        return out
-
-    def distinct_path(j: int) -> list[int]:
-        """Nodes from j down its first-child line, zero-length bones skipped."""
-        out = []
-        while True:
-            if not zero[j]:
-                out.append(j)
-            if not children[j]:
-                return out
-            j = children[j][0]
-
-    root = 0  # the pelvis: the first joint down from the file's root with 3+ branches (skips "Reference" roots)
-    while len(joint_children[root]) == 1:
-        root = joint_children[root][0]
-    branches = joint_children[root]
+    rig = _Rig(names, parents, rest, num_joints)
+    pelvis = 0
+    while len(rig.joint_children[pelvis]) == 1:  # below a "Reference" root, if any
+        pelvis = rig.joint_children[pelvis][0]
+    branches = rig.joint_children[pelvis]
     if len(branches) < 3:
-        raise fail(f"the pelvis {names[root]!r} has {len(branches)} child joints, expected two legs and a spine")
-    lows = [rest[subtree(b), 1].min() for b in branches]
-    highs = [rest[subtree(b), 1].max() for b in branches]
-    spine_top = branches[int(np.argmax(highs))]
-    legs = [branches[k] for k in np.argsort(lows) if branches[k] != spine_top][:2]
-    leg_chains = [distinct_path(b) for b in legs]
+        raise fail(f"the pelvis {names[pelvis]!r} has {len(branches)} child joints, expected two legs and a spine")
+
+    # legs, and which side is left
+    spine_top = max(branches, key=lambda b: rest[rig.subtree(b), 1].max())
+    legs = sorted((b for b in branches if b != spine_top), key=lambda b: rest[rig.subtree(b), 1].min())[:2]
+    leg_chains = [rig.line(b) for b in legs]
     if any(len(c) < 4 for c in leg_chains):
         raise fail("a leg needs hip, knee, ankle and toe (or an End Site after the ankle)")
-
-    forward = sum(rest[c[3]] - rest[c[2]] for c in leg_chains)
-    forward[1] = 0.0
+    forward = sum(rest[c[3]] - rest[c[2]] for c in leg_chains) * np.array([1.0, 0.0, 1.0])
     left = np.cross([0.0, 1.0, 0.0], forward)
-    if np.linalg.norm(left) < _COINCIDENT * height:
+    if np.linalg.norm(left) < _COINCIDENT * rig.height:
         raise fail("the toes do not point forward in the rest pose")
-    side = [float((rest[c[0]] - rest[root]) @ left) for c in leg_chains]
-    l_leg, r_leg = (leg_chains[0], leg_chains[1]) if side[0] > side[1] else (leg_chains[1], leg_chains[0])
+    leg_chains.sort(key=lambda c: -float((rest[c[0]] - rest[pelvis]) @ left))  # left leg first
 
-    chest = spine_top
-    while len(joint_children[chest]) == 1:
-        chest = joint_children[chest][0]
-    if len(joint_children[chest]) < 3:
+    # spine, neck and arms
+    chest = rig.single_line_end(spine_top)
+    if len(rig.joint_children[chest]) < 3:
         raise fail("no chest joint with a neck and two arms above the pelvis")
-    spine = [j for j in _path_down(parents, spine_top, chest) if not zero[j]]
-    chest_branches = joint_children[chest]
-    neck_branch = max(chest_branches, key=lambda b: rest[subtree(b), 1].max())
-    others = [b for b in chest_branches if b != neck_branch]
-    lateral = [float(np.mean(rest[subtree(b)] - rest[chest], axis=0) @ left) for b in others]
-    l_arm, r_arm = others[int(np.argmax(lateral))], others[int(np.argmin(lateral))]
-    neck_chain = distinct_path(neck_branch)
+    spine = rig.up(chest, pelvis)[::-1]
+    neck_branch = max(rig.joint_children[chest], key=lambda b: rest[rig.subtree(b), 1].max())
+    neck_chain = rig.line(neck_branch)
     if len(neck_chain) < 2:
         raise fail("the neck chain needs a neck and a head")
+    others = [b for b in rig.joint_children[chest] if b != neck_branch]
+    lateral = {b: float(np.mean(rest[rig.subtree(b)] - rest[chest], axis=0) @ left) for b in others}
+    arm_chains = [rig.up(rig.single_line_end(b), chest) for b in (max(others, key=lateral.get),
+                                                                  min(others, key=lateral.get))]
+    if any(len(c) < 3 for c in arm_chains):
+        raise fail("an arm needs shoulder, elbow and wrist")
 
-    def arm(start: int) -> tuple[Optional[int], int, int, int]:
-        j = start
-        while len(joint_children[j]) == 1:
-            j = joint_children[j][0]
-        wrist = j
-        up = [k for k in _path_up(parents, wrist, chest) if not zero[k] and k != chest]  # wrist first
-        if len(up) < 3:
-            raise fail(f"the arm through {names[start]!r} needs shoulder, elbow and wrist")
-        clavicle = up[3] if len(up) > 3 else None
-        return clavicle, up[2], up[1], up[0]
-
-    J = skeleton.JOINT_INDEX
-    def put(ours: str, node: int):
-        W[J[ours], node] = 1.0
-
-    put("pelvis", root)
-    for prefix, chain in (("l_", l_leg), ("r_", r_leg)):
+    put("pelvis", pelvis)
+    for prefix, chain, arm in zip(("l_", "r_"), leg_chains, arm_chains):
         for ours, node in zip(("hip", "knee", "ankle", "foot"), chain):
+            put(prefix + ours, node)
+        for ours, node in zip(("wrist", "elbow", "shoulder", "collar"), arm):  # arm chains run wrist-up
             put(prefix + ours, node)
     put("neck", neck_chain[0])
     put("head", neck_chain[1])
-    arms = {"l_": arm(l_arm), "r_": arm(r_arm)}
-    for prefix, (clavicle, shoulder, elbow, wrist) in arms.items():
-        put(prefix + "shoulder", shoulder)
-        put(prefix + "elbow", elbow)
-        put(prefix + "wrist", wrist)
-
-    ours_spine = ["spine1", "spine2", "spine3"]
-    if len(spine) >= 3:  # keep both ends, the middle one from the centre of the chain
+    if len(spine) > 3:  # keep both ends and the middle one
         spine = [spine[0], spine[(len(spine) - 1) // 2], spine[-1]]
-    for ours, node in zip(ours_spine, spine):
+    for ours, node in zip(("spine1", "spine2", "spine3"), spine):
         put(ours, node)
-    if len(spine) < 3:
-        _place_between(W, ("spine1", "spine2", "spine3", "neck")[max(len(spine) - 1, 0):] if spine
-                       else ("pelvis", "spine1", "spine2", "spine3", "neck"))
-    for prefix, (clavicle, *_rest) in arms.items():
-        if clavicle is not None:
-            put(prefix + "collar", clavicle)
-        else:
+    if len(spine) < 3:  # the missing upper ones between the last found and the neck
+        _place_between(W, ("pelvis", "spine1", "spine2", "spine3", "neck")[len(spine):])
+    for prefix, arm in zip(("l_", "r_"), arm_chains):
+        if len(arm) < 4:  # no clavicle of its own
             _place_between(W, ("spine3", prefix + "collar", prefix + "shoulder"))
     return W
 
@@ -421,20 +424,6 @@ def _place_between(W: np.ndarray, chain: Sequence[str]) -> None:
     cum = np.cumsum(lengths) / lengths.sum()
     for k, j in enumerate(idx[1:-1]):
         W[j] = (1.0 - cum[k]) * W[idx[0]] + cum[k] * W[idx[-1]]
-
-
-def _path_down(parents: np.ndarray, top: int, bottom: int) -> list[int]:
-    return _path_up(parents, bottom, top)[::-1]
-
-
-def _path_up(parents: np.ndarray, bottom: int, top: int) -> list[int]:
-    """bottom, parent(bottom), ..., top."""
-    out = [bottom]
-    while out[-1] != top:
-        out.append(int(parents[out[-1]]))
-        if out[-1] < 0:
-            raise BVHError("internal: top is not an ancestor of bottom")
-    return out
 
 
 # ------------------------------------------------------------------------------------------- reading
