@@ -366,6 +366,15 @@ def test_folder_of_pairs_becomes_a_dataset(tmp_path, caplog):
     assert sample["motion"].shape == (cfg.max_frames, 2, skeleton.FEATURE_DIM) and sample["length"] == 39
 
 
+def test_the_cmu_folder_is_a_dataset():
+    ds = build_dataset(DataConfig(dataset="bvh", root=str(CMU)), "train")
+    assert [it.name for it in ds.items] == ["cmu_18_19_01"] and len(ds) == 2  # + its mirror image
+    torch.manual_seed(0)
+    samples = [ds[i] for i in range(2)]
+    assert all(s["length"] == 75 for s in samples)  # 76 frames at 30 fps, the last one dropped
+    assert "left hands" in samples[1]["text"] and "right hands" in samples[0]["text"]  # mirrored caption
+
+
 def test_dataset_without_split_folder_and_bad_roots(tmp_path):
     _pairs_folder(tmp_path, with_split=False)
     cfg = DataConfig(dataset="bvh", root=str(tmp_path))
