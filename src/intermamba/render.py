@@ -77,6 +77,16 @@ class _Scene:
         X, Y, _ = _to_plot(roots.mean(0))
         self.half = np.maximum(MIN_HALF_WIDTH, 0.5 * _smooth(spread) + 0.8)
         self.centres = np.stack([_smooth(X), _smooth(Y)], -1)
+        # Look from the side of the main axis the roots spread along (the line joining two people facing
+        # each other, or the way they walk), so that the action happens across the picture.
+        pts = np.stack(_to_plot(roots.reshape(-1, 3))[:2], -1)
+        pts = pts - pts.mean(0)
+        if len(pts) > 1 and np.abs(pts).max() > 1e-3:
+            evals, evecs = np.linalg.eigh(pts.T @ pts)
+            main = evecs[:, -1]
+            self.azim = float(np.degrees(np.arctan2(main[1], main[0]))) - 90.0
+        else:
+            self.azim = -60.0
         self.lines, self.grids, self.trails = [], [], []
         for ax in self.axes:
             self._setup_axes(ax)
@@ -90,14 +100,7 @@ class _Scene:
     def _setup_axes(self, ax) -> None:
         ax.set_box_aspect((1, 1, HEIGHT_RATIO), zoom=ZOOM)
         ax.set_axis_off()
-        # Look across the line joining the two people (from the side), or from the front-left for one.
-        if len(self.people) >= 2:
-            d = self.people[1, :, 0].mean(0) - self.people[0, :, 0].mean(0)
-            dX, dY, _ = _to_plot(d)
-            azim = np.degrees(np.arctan2(dY, dX)) - 90.0 if np.hypot(dX, dY) > 1e-3 else -60.0
-        else:
-            azim = -60.0
-        ax.view_init(elev=ELEVATION, azim=azim)
+        ax.view_init(elev=ELEVATION, azim=self.azim)
         n = int(np.ceil(2 * self.half.max() / FLOOR_STEP)) + 2
         grid = [ax.plot([], [], [], color="0.82", lw=0.6)[0] for _ in range(2 * n)]
         self.grids.append(grid)
