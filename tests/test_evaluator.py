@@ -33,7 +33,11 @@ def test_embeddings_are_normalised_times_latent_scale(evaluator):
     np.testing.assert_allclose(np.linalg.norm(t, axis=1), scale, rtol=1e-5)
 
 
-def test_motion_embedding_ignores_padding_contacts_and_batch_mates(evaluator):
+@pytest.mark.parametrize("stride", [1, 3])
+def test_motion_embedding_ignores_padding_contacts_and_batch_mates(stride):
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(EVALUATOR_PRESETS["tiny"], frame_stride=stride)
+    evaluator = Evaluator.from_config(cfg, HashTextEncoder())
     motion, lengths = _motion(), torch.tensor([20, 7, 13])
     ref = evaluator.embed_motion(motion, lengths)
     noisy = motion.clone()

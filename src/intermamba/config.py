@@ -146,8 +146,8 @@ class EvalConfig:
     seed: int = 0
     # The evaluator network (evaluation/evaluator.py) and its training (`intermamba train-evaluator`).
     evaluator: Literal["interclip", "small", "tiny"] = "small"   # size preset; interclip = InterGen's
-    evaluator_steps: int = 3000
-    evaluator_batch_size: int = 64
+    evaluator_steps: int = 2000
+    evaluator_batch_size: int = 32
     evaluator_lr: float = 3e-4
     evaluator_weight_decay: float = 1e-4
     evaluator_grad_clip: float = 1.0
