@@ -1,5 +1,14 @@
 """Numerical kernels with no knowledge of models: the selective scan (mamba-ssm's signature)."""
 
-from .scan import selective_scan, selective_scan_ref
+from .scan import (
+    BACKENDS,
+    mamba_ssm_available,
+    resolve_backend,
+    scan_backend,
+    selective_scan,
+    selective_scan_fused,
+    selective_scan_ref,
+)
 
-__all__ = ["selective_scan", "selective_scan_ref"]
+__all__ = ["BACKENDS", "mamba_ssm_available", "resolve_backend", "scan_backend", "selective_scan",
+           "selective_scan_fused", "selective_scan_ref"]

@@ -1,0 +1,183 @@
+"""The selective scan: every fast path against the reference, gradients, dispatch and error messages."""
+
+import pytest
+import torch
+
+from intermamba.ops import (
+    mamba_ssm_available,
+    resolve_backend,
+    scan_backend,
+    selective_scan,
+    selective_scan_fused,
+    selective_scan_ref,
+)
+
+LAYOUTS = ("time_invariant", "input_dependent", "grouped")
+
+
+def make_inputs(batch, dim, d_state, length, *, layout_B, layout_C=None, groups=2, dtype=torch.float64, seed=0):
+    """Random scan inputs with a stable A (negative) and small positive deltas, as a Mamba layer has them."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=gen, dtype=dtype)
+
+    def bc(layout):
+        return {"time_invariant": (dim, d_state), "input_dependent": (batch, d_state, length),
+                "grouped": (batch, groups, d_state, length)}[layout]
+
+    return dict(
+        u=randn(batch, dim, length),
+        delta=randn(batch, dim, length) * 0.5,
+        A=-torch.rand(dim, d_state, generator=gen, dtype=dtype) - 0.1,
+        B=randn(*bc(layout_B)),
+        C=randn(*bc(layout_C or layout_B)),
+        D=randn(dim),
+        z=randn(batch, dim, length),
+        delta_bias=randn(dim) * 0.1,
+    )
+
+
+OPTIONS = [  # (use D, use z, use delta_bias, delta_softplus)
+    (False, False, False, False),
+    (True, False, False, True),
+    (True, True, True, True),
+    (False, True, True, False),
+]
+
+
+def call(fn, x, use_D, use_z, use_bias, softplus, last=False, **kw):
+    return fn(x["u"], x["delta"] if softplus else x["delta"].abs(), x["A"], x["B"], x["C"],
+              x["D"] if use_D else None, x["z"] if use_z else None, x["delta_bias"] if use_bias else None,
+              softplus, last, **kw)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("options", OPTIONS)
+@pytest.mark.parametrize("shape", [(2, 4, 3, 1), (1, 6, 5, 7), (3, 4, 2, 13)])
+def test_fused_matches_reference_float64(layout, options, shape):
+    x = make_inputs(*shape, layout_B=layout)
+    y_ref, h_ref = call(selective_scan_ref, x, *options, last=True)
+    y_fast, h_fast = call(selective_scan_fused, x, *options, last=True)
+    assert y_fast.dtype == torch.float64 and y_fast.shape == y_ref.shape
+    torch.testing.assert_close(y_fast, y_ref, atol=1e-10, rtol=0)
+    torch.testing.assert_close(h_fast, h_ref, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("layout_B,layout_C", [("time_invariant", "input_dependent"),
+                                               ("grouped", "time_invariant"), ("input_dependent", "grouped")])
+def test_mixed_layouts_of_B_and_C(layout_B, layout_C):
+    x = make_inputs(2, 6, 3, 9, layout_B=layout_B, layout_C=layout_C)
+    torch.testing.assert_close(call(selective_scan_fused, x, True, True, True, True),
+                               call(selective_scan_ref, x, True, True, True, True), atol=1e-10, rtol=0)
+
+
+def test_inference_path_crosses_chunks_like_the_saving_path():
+    """Without autograd the forward walks time in chunks; a length spanning several chunks must agree."""
+    from intermamba.ops import scan
+
+    x = make_inputs(2, 4, 3, 2 * scan.INFERENCE_CHUNK + 5, layout_B="input_dependent")
+    with torch.no_grad():
+        y_chunked = call(selective_scan_fused, x, True, True, True, True)
+    inputs = {k: v.clone().requires_grad_() for k, v in x.items()}
+    y_saved = call(selective_scan_fused, inputs, True, True, True, True)
+    torch.testing.assert_close(y_chunked, y_saved.detach(), atol=1e-10, rtol=0)
+    torch.testing.assert_close(y_chunked, call(selective_scan_ref, x, True, True, True, True), atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("options", [(True, True, True, True), (False, False, False, False)])
+def test_gradcheck_every_input(layout, options):
+    x = make_inputs(2, 4, 3, 5, layout_B=layout, seed=1)
+    names = ["u", "delta", "A", "B", "C", "D", "z", "delta_bias"]
+    use_D, use_z, use_bias, softplus = options
+    if not softplus:
+        x["delta"] = x["delta"].abs()
+    leaves = [x[n].clone().requires_grad_() for n in names]
+
+    def fn(u, delta, A, B, C, D, z, delta_bias):  # both outputs, so the last state's gradient is checked too
+        return selective_scan_fused(u, delta, A, B, C, D if use_D else None, z if use_z else None,
+                                    delta_bias if use_bias else None, softplus, True)
+
+    assert torch.autograd.gradcheck(fn, leaves)
+
+
+def test_gradients_match_reference_float32_long_sequence():
+    x = make_inputs(2, 8, 16, 1000, layout_B="input_dependent", dtype=torch.float32, seed=2)
+    grads = []
+    for fn in (selective_scan_ref, selective_scan_fused):
+        leaves = {k: v.clone().requires_grad_() for k, v in x.items()}
+        y = call(fn, leaves, True, True, True, True)
+        y.square().mean().backward()
+        grads.append((y.detach(), [leaves[k].grad for k in ("u", "delta", "A", "B", "C", "D", "z")]))
+    (y_ref, g_ref), (y_fast, g_fast) = grads
+    torch.testing.assert_close(y_fast, y_ref, atol=1e-4, rtol=1e-4)
+    for a, b in zip(g_fast, g_ref):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-3)
+
+
+def test_half_precision_input_is_computed_in_float32_and_returned_in_input_dtype():
+    x = make_inputs(1, 4, 3, 6, layout_B="input_dependent", dtype=torch.float32)
+    y = selective_scan_fused(x["u"].bfloat16(), x["delta"].abs().bfloat16(), x["A"], x["B"].bfloat16(),
+                             x["C"].bfloat16())
+    y_ref = selective_scan_ref(x["u"].bfloat16(), x["delta"].abs().bfloat16(), x["A"], x["B"].bfloat16(),
+                               x["C"].bfloat16())
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), y_ref.float(), atol=1e-2, rtol=1e-2)
+
+
+def test_dispatch_forcing_and_default():
+    x = make_inputs(1, 4, 3, 5, layout_B="time_invariant")
+    assert resolve_backend(x["u"]) == "fused"  # CPU: the fused path, whatever is installed
+    assert resolve_backend(x["u"], "ref") == "ref"
+    with scan_backend("ref"):
+        assert resolve_backend(x["u"]) == "ref"
+        assert resolve_backend(x["u"], "fused") == "fused"  # an explicit keyword wins over the context
+    assert resolve_backend(x["u"]) == "fused"
+    for backend in ("ref", "fused", "auto"):
+        y = call(selective_scan, x, True, True, True, True, backend=backend)
+        torch.testing.assert_close(y, call(selective_scan_ref, x, True, True, True, True), atol=1e-10, rtol=0)
+
+
+def test_unknown_or_unusable_backend_is_a_clear_error():
+    x = make_inputs(1, 4, 3, 5, layout_B="time_invariant")
+    with pytest.raises(ValueError, match="unknown scan backend 'fast'"):
+        call(selective_scan, x, False, False, False, False, backend="fast")
+    with pytest.raises(ValueError, match="unknown scan backend"):
+        with scan_backend("triton!"):
+            pass
+    with pytest.raises(RuntimeError, match="mamba_ssm"):
+        call(selective_scan, x, False, False, False, False, backend="mamba_ssm")
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(u=torch.zeros(2, 4)), "u must be"),
+    (dict(delta=torch.zeros(1, 4, 4)), "delta must have u's shape"),
+    (dict(A=torch.zeros(5, 3)), "A must be"),
+    (dict(B=torch.zeros(1, 3, 4)), "B must be"),
+    (dict(C=torch.zeros(1, 3, 3, 5)), "C has 3 groups, which must divide channels=4"),
+    (dict(C=torch.zeros(4, 2)), "C must be"),
+    (dict(D=torch.zeros(3)), "D must be"),
+    (dict(z=torch.zeros(1, 4, 6)), "z must have u's shape"),
+    (dict(u=torch.zeros(1, 4, 0), delta=torch.zeros(1, 4, 0)), "zero length"),
+])
+def test_bad_shapes_are_clear_errors(change, message):
+    x = make_inputs(1, 4, 3, 5, layout_B="input_dependent", dtype=torch.float32)
+    x.update(change)
+    with pytest.raises(ValueError, match=message):
+        selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"], x["D"], x["z"])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("backend", ["fused", "mamba_ssm"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_cuda_backends_match_cpu_reference(backend, layout):
+    if backend == "mamba_ssm" and not mamba_ssm_available():
+        pytest.skip("mamba-ssm not installed")
+    x = make_inputs(2, 64, 16, 300, layout_B=layout, dtype=torch.float32, seed=3)
+    y_ref, h_ref = call(selective_scan_ref, x, True, True, True, True, last=True)
+    cuda = {k: v.cuda() for k, v in x.items()}
+    y, h = call(selective_scan, cuda, True, True, True, True, last=True, backend=backend)
+    torch.testing.assert_close(y.cpu(), y_ref, atol=1e-4, rtol=1e-3)
+    torch.testing.assert_close(h.cpu(), h_ref, atol=1e-4, rtol=1e-3)
