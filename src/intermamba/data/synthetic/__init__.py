@@ -31,7 +31,7 @@ from ...skeleton import NUM_JOINTS, NUM_ROT_JOINTS, ROT6D_DIM
 from .kinds import KINDS, Scene
 
 KIND_NAMES = tuple(KINDS)
-VERSION = 1                 # bump whenever the choreography changes: it names the on-disk cache
+VERSION = 2                 # bump whenever the choreography changes: it names the on-disk cache
 SPLIT_OF_BLOCK = ("train",) * 8 + ("val", "test")  # block b = i // len(KIND_NAMES) goes to SPLIT_OF_BLOCK[b % 10]
 CACHE_ENV = "INTERMAMBA_CACHE"
 

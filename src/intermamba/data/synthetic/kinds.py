@@ -736,6 +736,223 @@ def pat_shoulder(rng) -> Scene:
     return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
 
 
+def dance(rng) -> Scene:
+    ccw = rng.random() < 0.5
+    d = rng.uniform(0.6, 0.7)
+    r = 0.5 * d
+    omega = rng.uniform(0.8, 1.4)
+    angle = rng.uniform(1.0, 3.0) * np.pi
+    t0 = sec(rng.uniform(0.5, 1.0))
+    t1 = t0 + sec(angle / omega)
+    T = finish(t1, rng, (0.5, 1.0))
+    theta = rng.uniform(0, 2 * np.pi) + (1.0 if ccw else -1.0) * angle * ramp(T, t0, t1)
+    u = np.stack([np.sin(theta), np.cos(theta)], -1)
+    tt = np.arange(T) / FPS
+    beat = rng.uniform(0.8, 1.2)
+    sway = 0.05 * np.sin(2 * np.pi * beat * tt)[:, None] * np.stack([u[:, 1], -u[:, 0]], -1)  # across the pair
+    xa, xb = -r * u + sway, r * u + sway
+    bob = STAND_HEIGHT - 0.03 + 0.02 * np.cos(4 * np.pi * beat * tt)
+    ya, yb = facing(xa, xb), facing(xb, xa)
+    a = Actor(xa, ya, dict(look=head_guess(xb), height=bob, lean=0.08 * np.sin(2 * np.pi * beat * tt)))
+    b = Actor(xb, yb, dict(look=head_guess(xa), height=bob, lean=-0.08 * np.sin(2 * np.pi * beat * tt)))
+    # Both hands held: A's left with B's right (the same side of the world) and A's right with B's left.
+    mid = 0.5 * (xa + xb)
+    lat_a = lateral(ya)
+    w = ramp(T, 0, sec(0.3))
+    for k in (0, 1):
+        meet = np.c_[mid[:, 0], np.full(T, 1.1), mid[:, 1]] + SIDE_SIGN[k] * 0.24 * lat_a
+        a.cues.setdefault("hands", {})[k] = HandCue(meet, w, np.tile([SIDE_SIGN[k] * 0.7, -1.0, -0.3], (T, 1)))
+        b.cues.setdefault("hands", {})[1 - k] = HandCue(meet, w, np.tile([SIDE_SIGN[1 - k] * 0.7, -1.0, -0.3], (T, 1)))
+    word = "counterclockwise" if ccw else "clockwise"
+    texts = fill(rng, ["two people hold both hands and dance, turning {dir} together.",
+                       "facing each other and holding hands, two people sway and spin around {dir}.",
+                       "two people dance hand in hand, circling {dir}.",
+                       "holding each other's hands, the two people dance and turn {dir}."], dir=word)
+    mid_f = (t0 + t1) // 2
+    return Scene((a.perform(), b.perform()), texts, word, None,
+                 [(mid_f, 0, WRIST[0], 1, WRIST[1]), (mid_f, 0, WRIST[1], 1, WRIST[0])])
+
+
+def pull_arm(rng) -> Scene:
+    s = pick_side(rng)
+    sigma = SIDE_SIGN[s]
+    sb = 1 - s  # A's hand takes the other's hand on the same side of the world: their other-named one
+    d = rng.uniform(0.68, 0.75)
+    T = MAX_FRAMES
+    pa, pb = Path(T, (0.0, 0.0)), Path(T, (0.0, d))
+    t_g = sec(rng.uniform(0.6, 1.2))
+    pull = rng.uniform(1.2, 2.2)
+    pa.t = t_g + sec(0.3)
+    pa.go((rng.uniform(-0.3, 0.3), -pull), rng.uniform(0.7, 1.0))
+    lag = sec(0.15)
+    T = finish(pa.t + lag, rng, (0.6, 1.0))
+    xa = pa.xz[:T]
+    # B is dragged after A with a short delay, their arm stretched out in front.
+    shifted = np.concatenate([np.repeat(xa[:1], lag, 0), xa[:-lag]])[:T]
+    xb = shifted + [0.0, d]
+    ya, yb = facing(xa, xb), facing(xb, xa)
+    drag = window(T, t_g + sec(0.3), t_g + sec(0.7), T - sec(0.6), T)
+    a = Actor(xa, ya, dict(look=head_guess(xb), bend=-0.1 * drag))
+    b = Actor(xb, yb, dict(look=head_guess(xa), bend=0.25 * drag), pace=0.85)
+    pre_a, pre_b = _prepass(a, b)
+    # The grip: first B's resting hand, then a point in front of A's side that A walks away with.
+    b_rest_wrist = pre_b.joints[:, WRIST[sb]]
+    grip_at_a = point(xa, ya, [sigma * 0.2, 0.0, 0.30], 1.05)
+    follow = ramp(T, t_g + sec(0.1), t_g + sec(0.5))[:, None]
+    grip = (1 - follow) * b_rest_wrist[np.minimum(np.arange(T), t_g)] + follow * grip_at_a
+    w_a = window(T, t_g - sec(0.5), t_g, T - sec(0.5), T + 1)
+    w_b = ramp(T, t_g, t_g + sec(0.2))
+    a.cues["hands"] = {s: HandCue(grip, w_a, np.tile([sigma * 0.6, -1.0, -0.4], (T, 1)))}
+    b.cues["hands"] = {sb: HandCue(grip, w_b, np.tile([SIDE_SIGN[sb] * 0.4, -1.0, -0.2], (T, 1)))}
+    texts = fill(rng, ["one person grabs the other's {bside} arm with their {side} hand and pulls them along.",
+                       "one person takes the other by the {bside} hand and drags them forward.",
+                       "using their {side} hand, one person pulls the other by the arm, and the other stumbles after them.",
+                       "one person grabs the other's {bside} wrist and walks backward, pulling them along."],
+                 side=SIDES[s], bside=SIDES[sb])
+    t_c = t_g + sec(0.6)
+    return Scene((a.perform(), b.perform()), texts, SIDES[s], 0, [(t_c, 0, WRIST[s], 1, WRIST[sb])])
+
+
+def kick(rng) -> Scene:
+    s = pick_side(rng)
+    sigma = SIDE_SIGN[s]
+    d = rng.uniform(0.85, 1.0)
+    T = MAX_FRAMES
+    t_k = sec(rng.uniform(0.8, 1.5))
+    hit_back = rng.random() < 0.65
+    pb = Path(T, (0.0, d))
+    if hit_back:
+        pb.t = t_k + sec(0.05)
+        pb.go((rng.uniform(-0.2, 0.2), d + rng.uniform(0.4, 0.8)), 0.9, accel=0.25)
+    T = finish(max(pb.t, t_k + sec(1.2)), rng, (0.5, 1.0))
+    xa, xb = np.zeros((T, 2)), pb.xz[:T]
+    ya, yb = np.zeros(T), facing(xb, xa)
+    chamber = window(T, t_k - sec(0.35), t_k - sec(0.15), t_k - sec(0.15), t_k + sec(0.05))
+    extend = window(T, t_k - sec(0.15), t_k, t_k + sec(0.08), t_k + sec(0.3))
+    lift = window(T, t_k - sec(0.4), t_k - sec(0.2), t_k + sec(0.3), t_k + sec(0.55))
+    react = window(T, t_k, t_k + sec(0.15), t_k + sec(0.4), t_k + sec(1.0))
+    b = Actor(xb, yb, dict(look=head_guess(xa), bend=0.35 * react), pace=0.8)
+    pre_b = _prepass(b)[0]
+    # The foot: chambered knee-high in front of the hip, then shot out at the other's belly, then back down.
+    knee_up = point(xa, ya, [sigma * 0.08, 0.0, 0.30], 0.50)
+    belly = pre_b.joints[:, PELVIS] + [0.0, 0.05, 0.0] + 0.14 * yaw_dir(pre_b.yaw)
+    belly[:] = belly[min(t_k, T - 1)]  # aimed where the belly is at impact
+    target = knee_up + extend[:, None] * (belly - knee_up)
+    arms = rest_hands(T, GUARD) * lift[None, :, None] + rest_hands(T) * (1 - lift)[None, :, None]
+    a = Actor(xa, ya, dict(look=head_guess(xb), bend=-0.2 * lift, rest_hand=arms))
+    a.feet = {s: (target, lift)}
+    texts = fill(rng, ["one person kicks the other in the stomach with their {side} leg" +
+                       (", and the other stumbles back." if hit_back else ", and the other doubles over."),
+                       "one person lifts their {side} leg and kicks the other.",
+                       "one person delivers a front kick with their {side} foot to the other's belly.",
+                       "with their {side} foot, one person kicks the other, who bends over from the blow."],
+                 side=SIDES[s])
+    return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
+
+
+def point_direction(rng) -> Scene:
+    s = pick_side(rng)
+    sigma = SIDE_SIGN[s]
+    d = rng.uniform(1.0, 1.8)
+    T = MAX_FRAMES
+    t_p = sec(rng.uniform(0.6, 1.2))
+    hold = sec(rng.uniform(1.5, 2.5))
+    T = finish(t_p + hold + sec(0.8), rng)
+    xa, xb = np.zeros((T, 2)), np.tile([0.0, d], (T, 1))
+    ya = np.zeros(T)
+    # The pointed direction: towards A's acting side, a little forward.
+    aim = rng.uniform(0.25, 0.7)
+    direction = np.array([sigma * np.cos(aim), 0.0, np.sin(aim)])
+    far = np.array([0.0, 1.3, 0.5 * d]) + 6.0 * direction
+    look_turn = ramp(T, t_p + sec(0.4), t_p + sec(1.0))
+    yb = blend_yaw(np.full(T, np.pi), np.arctan2(far[0] - xb[0, 0], far[2] - xb[0, 1]), 0.6 * look_turn)
+    a = Actor(xa, ya, dict(look=np.repeat(far[None], T, 0) * ramp(T, t_p - sec(0.4), t_p)[:, None]
+                           + head_guess(xb) * (1 - ramp(T, t_p - sec(0.4), t_p))[:, None]))
+    look_b = head_guess(xa) * (1 - look_turn)[:, None] + np.repeat(far[None], T, 0) * look_turn[:, None]
+    b = Actor(xb, np.unwrap(yb), dict(look=look_b))
+    pre_a = _prepass(a)[0]
+    target = pre_a.joints[:, SHOULDER[s]] + 0.8 * direction + [0, 0.12, 0]
+    w = window(T, t_p - sec(0.5), t_p, t_p + hold, t_p + hold + sec(0.5))
+    a.cues["hands"] = {s: HandCue(target, w, np.tile([sigma * 0.3, -1.0, -0.3], (T, 1)))}
+    texts = fill(rng, ["one person points to their {side} with their {side} hand, and the other turns to look.",
+                       "one person raises their {side} arm and points at something on their {side}; the other looks over.",
+                       "one person points off to the {side}, and the other turns to see what they are pointing at.",
+                       "with the {side} arm stretched out, one person shows the other something, and the other looks."],
+                 side=SIDES[s])
+    return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
+
+
+def hand_over(rng) -> Scene:
+    s = pick_side(rng)
+    sigma = SIDE_SIGN[s]
+    sb = 1 - s
+    height = rng.uniform(1.0, 1.15)
+    d = meeting_distance(rng, SHOULDER_WIDTH - 0.05, height, 0.85, 0.95)
+    mode = rng.choice(["near", "one", "both"], p=[0.4, 0.4, 0.2])
+    T = MAX_FRAMES
+    pa, pb, arrive = approach(rng, T, d, rng.uniform(0.9, 1.2), mode)
+    t_offer = arrive + sec(rng.uniform(0.2, 0.5))
+    t_take = t_offer + sec(rng.uniform(0.4, 0.8))
+    t_away = t_take + sec(0.35)
+    T = finish(t_away + sec(1.2), rng)
+    xa, xb = pa.xz[:T], pb.xz[:T]
+    ya, yb = face_each_other(xa, xb)
+    a, b = Actor(xa, ya, dict(look=head_guess(xb))), Actor(xb, yb, dict(look=head_guess(xa)))
+    pre_b = _prepass(b)[0]
+    meet = np.repeat([[sigma * 0.05, height, 0.5 * d]], T, 0)
+    w_a = window(T, t_offer - sec(0.6), t_offer, t_away, t_away + sec(0.5))
+    # B takes the object at the meeting point and brings it to their chest.
+    chest = pre_b.joints[:, CHEST] + 0.22 * yaw_dir(yb) + [0, -0.1, 0]
+    bring = ramp(T, t_away, t_away + sec(0.5))[:, None]
+    target_b = (1 - bring) * meet + bring * chest
+    w_b = window(T, t_take - sec(0.5), t_take, T - sec(0.3), T + 1)
+    a.cues["hands"] = {s: HandCue(meet, w_a, np.tile([sigma * 0.5, -1.0, -0.3], (T, 1)))}
+    b.cues["hands"] = {sb: HandCue(target_b, w_b, np.tile([SIDE_SIGN[sb] * 0.5, -1.0, -0.3], (T, 1)))}
+    texts = fill(rng, ["one person hands something to the other with their {side} hand.",
+                       "one person holds out an object in their {side} hand and the other takes it.",
+                       "one person passes the other something with the {side} hand, and the other brings it to their chest.",
+                       "reaching out with their {side} hand, one person gives the other an item."], side=SIDES[s])
+    return Scene((a.perform(), b.perform()), texts, SIDES[s], 0, [(t_take + sec(0.15), 0, WRIST[s], 1, WRIST[sb])])
+
+
+def greet_part(rng) -> Scene:
+    s = pick_side(rng)
+    sigma = SIDE_SIGN[s]
+    d = rng.uniform(1.0, 1.4)
+    T = MAX_FRAMES
+    pa, pb, arrive = approach(rng, T, d, rng.uniform(1.0, 1.3), "both")
+    t_w = arrive - sec(0.5)
+    dur = sec(rng.uniform(1.0, 1.6))
+    t_talk = t_w + dur + sec(rng.uniform(0.3, 1.0))
+    away = rng.uniform(1.5, 2.5)
+    turn = pick_side(rng)  # A leaves towards their own left or right
+    da = SIDE_SIGN[turn]
+    pa.t = pb.t = t_talk
+    pa.go((da * away, -0.3), rng.uniform(1.0, 1.3))
+    pb.go((-da * away, d + 0.3), rng.uniform(1.0, 1.3))
+    T = finish(max(pa.t, pb.t), rng, (0.2, 0.5))
+    xa, xb = pa.xz[:T], pb.xz[:T]
+    ya, yb = face_each_other(xa, xb)
+    leaving = ramp(T, t_talk, t_talk + sec(0.4))[:, None]
+    ahead_a = np.c_[xa[:, 0] + 5 * da, np.full(T, HEAD_HEIGHT), xa[:, 1]]
+    ahead_b = np.c_[xb[:, 0] - 5 * da, np.full(T, HEAD_HEIGHT), xb[:, 1]]
+    a = Actor(xa, ya, dict(look=(1 - leaving) * head_guess(xb) + leaving * ahead_a))
+    b = Actor(xb, yb, dict(look=(1 - leaving) * head_guess(xa) + leaving * ahead_b))
+    pre_a = _prepass(a)[0]
+    tt = np.arange(T)
+    wave_x = 0.12 * np.sin(2 * np.pi * 2.0 * (tt - t_w) / FPS)
+    local = np.stack([sigma * 0.35 + wave_x, np.full(T, 0.40), np.full(T, 0.12)], -1)
+    target = pre_a.joints[:, CHEST] + body_to_world(ya, local)
+    w = window(T, t_w - sec(0.4), t_w, t_w + dur, t_w + dur + sec(0.4))
+    a.cues["hands"] = {s: HandCue(target, w, np.tile([sigma * 1.0, -0.6, -0.2], (T, 1)))}
+    texts = fill(rng, ["two people meet, one waves with their {side} hand, and then they walk away in opposite directions.",
+                       "two people walk up to each other; one person waves hello with their {side} hand, then both walk off.",
+                       "one person greets the other with a wave of the {side} hand, they chat briefly and part ways.",
+                       "two people meet and greet, one raising their {side} hand, then they go separate ways."],
+                 side=SIDES[s])
+    return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
+
+
 KINDS: dict[str, Callable] = {
     "handshake": handshake,
     "hug": hug,
@@ -749,4 +966,10 @@ KINDS: dict[str, Callable] = {
     "chase": chase,
     "pass_by": pass_by,
     "pat_shoulder": pat_shoulder,
+    "dance": dance,
+    "pull_arm": pull_arm,
+    "kick": kick,
+    "point": point_direction,
+    "hand_over": hand_over,
+    "greet_part": greet_part,
 }
