@@ -162,18 +162,22 @@ def _scan_states(delta_tf, deltau_tf, A, Bp: _BC, states: torch.Tensor, start: i
     """Run the recurrence (Eqs. 4-5) for steps start..start+len(states), writing h_t into `states` in place.
 
     delta_tf, deltau_tf: (L, B, D, 1); states: (T, B, D, N) buffer; h_prev: (B, D, N) or None (= zeros).
+    The buffer first receives every Abar_t in one vectorised exp, so each step is two in-place kernels.
     """
-    abar = torch.empty_like(states[0])                                     # (B, D, N)
-    deltas, deltaus = delta_tf.unbind(0), deltau_tf.unbind(0)
-    for i, h in enumerate(states.unbind(0)):
-        t = start + i
-        torch.mul(deltas[t], A, out=abar).exp_()                           # Abar_t = exp(delta_t A)  (Eq. 5)
+    stop = start + states.shape[0]
+    torch.mul(delta_tf[start:stop], A, out=states).exp_()                 # Abar_t = exp(delta_t A)  (Eq. 5)
+    # Grouped views made once: step t reads (B, G, D/G, N) states, (B, G, D/G, 1) delta u, (B, G, 1, N) B_t.
+    hs = _group_view(states, Bp.groups).unbind(0)
+    deltaus = _group_view(deltau_tf[start:stop], Bp.groups).unbind(0)
+    Bs = Bp.steps[start:stop].unbind(0) if Bp.varying else [Bp.steps] * len(hs)
+    if h_prev is not None:
+        h_prev = _group_view(h_prev, Bp.groups)
+    for h, deltau_t, B_t in zip(hs, deltaus, Bs):
         if h_prev is None:
             h.zero_()
         else:
-            torch.mul(abar, h_prev, out=h)                                 # Abar_t h_{t-1}
-        B_t = Bp.steps[t] if Bp.varying else Bp.steps                      # (B, G, 1, N) | (1, D, N)
-        _group_view(h, Bp.groups).addcmul_(_group_view(deltaus[t], Bp.groups), B_t)  # + delta_t B_t u_t (Eq. 4)
+            h.mul_(h_prev)                                                 # Abar_t h_{t-1}
+        h.addcmul_(deltau_t, B_t)                                          # + delta_t B_t u_t  (Eq. 4)
         h_prev = h
 
 
@@ -203,8 +207,8 @@ def _fused_forward(u, delta, A, B, C, *, save_states: bool):
         block = states[: stop - start]
         _scan_states(p.delta_tf, p.deltau_tf, A, p.Bp, block, start, h_prev)
         y[start:stop] = _contract(block, p.Cp, start, stop)               # y_t = C_t h_t
-        h_prev = block[-1]
-    last = h_prev.clone()
+        h_prev = block[-1].clone()  # the next block overwrites the buffer
+    last = h_prev
     return y.permute(1, 2, 0), last, (states if save_states else None), p
 
 
@@ -225,19 +229,20 @@ class _FusedScan(torch.autograd.Function):
         length, batch, dim, d_state = states.shape
         gy_tf = grad_y.permute(2, 0, 1).unsqueeze(-1).contiguous()          # (L, B, D, 1)
         # dLoss/dh_t, walked in reverse time: g_t = C_t gy_t + Abar_{t+1} g_{t+1}  (+ grad of the last state)
+        # G first holds Abar_{t+1} at slot t (one vectorised exp), then each step turns it into g_t in place.
         G = torch.empty_like(states)                                        # (L, B, D, N)
-        abar_next = torch.empty_like(states[0])
-        deltas, gys, gs = p.delta_tf.unbind(0), gy_tf.unbind(0), G.unbind(0)
+        torch.mul(p.delta_tf[1:], A, out=G[:-1]).exp_()
+        if grad_last is None:
+            G[-1].zero_()
+        else:
+            G[-1].copy_(grad_last)
+        gs = _group_view(G, p.Cp.groups).unbind(0)                         # (B, G, D/G, N) views
+        gys = _group_view(gy_tf, p.Cp.groups).unbind(0)                    # (B, G, D/G, 1)
+        Cs = p.Cp.steps.unbind(0) if p.Cp.varying else [p.Cp.steps] * length
         for t in range(length - 1, -1, -1):
-            g = gs[t]
-            if t == length - 1:
-                g.copy_(grad_last) if grad_last is not None else g.zero_()
-            else:
-                torch.mul(gs[t + 1], abar_next, out=g)
-            C_t = p.Cp.steps[t] if p.Cp.varying else p.Cp.steps
-            _group_view(g, p.Cp.groups).addcmul_(_group_view(gys[t], p.Cp.groups), C_t)
-            if t > 0:
-                torch.mul(deltas[t], A, out=abar_next).exp_()                # Abar_t, used at step t - 1
+            if t < length - 1:
+                gs[t].mul_(gs[t + 1])                                       # Abar_{t+1} g_{t+1}
+            gs[t].addcmul_(gys[t], Cs[t])                                   # + C_t gy_t
 
         need_u, need_delta, need_A, need_B, need_C = ctx.needs_input_grad
         grad_u = grad_delta = grad_A = grad_B = grad_C = None
