@@ -56,7 +56,7 @@ class Actor:
 
     feet: dict = field(default_factory=dict)  # side -> (target (T, 3), weight (T,)): a foot off its steps (kicks)
 
-    def perform(self) -> Person:
+    def perform(self, *, legs: bool = True) -> Person:
         steps = gait.plan_steps(self.xz, self.yaw, stance=self.stance, pace=self.pace)
         feet, pitch, stance = steps.feet.copy(), np.zeros((2, len(self.yaw))), steps.stance.copy()
         for side, (target, w) in self.feet.items():
@@ -64,7 +64,7 @@ class Actor:
             pitch[side] = KICK_TOE_POINT * w
             stance[side] &= w < 1e-3
         local, _, joints = pose(Cues(root_xz=self.xz, yaw=self.yaw, feet=feet, feet_yaw=steps.yaw, feet_pitch=pitch,
-                                     **self.cues))
+                                     **self.cues), legs=legs)
         return Person(local=local, joints=joints, stance=stance, yaw=self.yaw)
 
 
@@ -194,11 +194,11 @@ def handshake(rng) -> Scene:
 
 
 def _prepass(*actors: Actor) -> list:
-    """Perform actors without their hand cues: the torso, head and feet are already final."""
+    """Perform actors without their hand cues or leg IK: the torso and head are already final."""
     out = []
     for a in actors:
         cues = {k: v for k, v in a.cues.items() if k != "hands"}
-        out.append(Actor(a.xz, a.yaw, cues, a.stance, a.pace, a.feet).perform())
+        out.append(Actor(a.xz, a.yaw, cues, a.stance, a.pace, a.feet).perform(legs=False))
     return out
 
 

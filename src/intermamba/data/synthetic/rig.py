@@ -164,8 +164,12 @@ REST_HAND = np.array([[SHOULDER_WIDTH + 0.03, -0.30, 0.06], [-(SHOULDER_WIDTH + 
 REST_POLE = np.array([[0.35, -0.2, -1.0], [-0.35, -0.2, -1.0]])
 
 
-def pose(c: Cues) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Local rotations (T, 22, 3, 3) (joint 0: world), root positions (T, 3) and reached joints (T, 22, 3)."""
+def pose(c: Cues, *, legs: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local rotations (T, 22, 3, 3) (joint 0: world), root positions (T, 3) and reached joints (T, 22, 3).
+
+    legs=False skips the leg IK (leg joints are then left at zero): a cheaper pass for reading the torso and
+    arms of a partner, which the legs never move.
+    """
     T = len(c.yaw)
     L = np.broadcast_to(np.eye(3), (T, skeleton.NUM_JOINTS, 3, 3)).copy()  # local rotations
     G = np.empty_like(L)                                                      # world rotations
@@ -206,7 +210,7 @@ def pose(c: Cues) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     # Legs: the ankles go to the planted / swinging foot targets, knees point where the foot points.
     feet_pitch = toe_pitch + (0.0 if c.feet_pitch is None else c.feet_pitch)
-    for side in (0, 1):
+    for side in (0, 1) if legs else ():
         hip, knee, ankle, parent = LEG[side]
         fk(hip)
         knee_dir = yaw_dir(c.feet_yaw[side]) + 0.15 * SIDE_SIGN[side] * yaw_dir(c.feet_yaw[side] + np.pi / 2)
