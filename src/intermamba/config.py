@@ -54,6 +54,11 @@ class ModelConfig:
     adaptive_fusion: bool = True    # False: fixed 0.5/0.5 fusion instead of learnable w_alpha, w_beta
     use_cross: bool = True          # False: Self-ASTM only
     use_liia: bool = True           # False: Self + Cross without LIIA
+    # Baseline (added by the scan/perf helper): arch "intergen" builds InterGen's transformer denoiser
+    # (model/intergen.py) from latent_dim, num_layers, dropout, the text_* fields and these two.
+    arch: Literal["intermamba", "intergen"] = "intermamba"
+    num_heads: int = 8              # intergen: attention heads
+    ff_size: int = 2048             # intergen: feed-forward width
 
 
 @dataclass

@@ -35,8 +35,14 @@ def _model_config(cfg: Union[Config, ModelConfig]) -> ModelConfig:
 
 
 def build_model(cfg: Union[Config, ModelConfig]) -> nn.Module:
-    """The denoiser described by `cfg.model`: InterMamba (paper Fig. 4)."""
+    """The denoiser described by `cfg.model`: InterMamba (paper Fig. 4), or InterGen's when arch is "intergen"."""
     model_cfg = _model_config(cfg)
+    if model_cfg.arch == "intergen":
+        from .intergen import InterGen
+
+        if model_cfg.latent_dim % model_cfg.num_heads:
+            raise ConfigError(f"model.num_heads={model_cfg.num_heads} must divide model.latent_dim={model_cfg.latent_dim}")
+        return InterGen(model_cfg)
     _validate(model_cfg)
     return InterMamba(model_cfg)
 
