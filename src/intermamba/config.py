@@ -124,11 +124,12 @@ class TrainConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     logger: Literal["csv", "tensorboard"] = "csv"
-    log_every: int = 10
+    log_every: int = 1              # steps between log rows: every step, so Fig. 8 has the whole curve
     ckpt_every: int = 1000          # steps between (atomic) checkpoints
     val_every: Optional[int] = None
     seed: int = 0
     out_dir: str = "runs"
+    export_fp16: bool = False       # write the inference export (run/export/model.safetensors) in float16
 
 
 @dataclass

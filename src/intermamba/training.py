@@ -327,6 +327,34 @@ class ExportCallback(L.Callback):
         self._export(trainer, module)
 
 
+class StepProgressBar(L.Callback):
+    """One bar over optimiser steps (Lightning's bars count epochs, meaningless for step-limited runs)."""
+
+    def __init__(self):
+        self.bar = None
+
+    def on_train_start(self, trainer, module) -> None:
+        if trainer.is_global_zero:
+            from tqdm.auto import tqdm
+
+            total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
+            self.bar = tqdm(total=total, initial=trainer.global_step, desc="training", unit="step", dynamic_ncols=True)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if self.bar is not None:
+            self.bar.update(trainer.global_step - self.bar.n)
+            loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+            self.bar.set_postfix(loss=f"{float(loss):.4f}", epoch=trainer.current_epoch, refresh=False)
+
+    def on_train_end(self, trainer, module) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def on_exception(self, trainer, module, exception) -> None:
+        self.on_train_end(trainer, module)
+
+
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -393,11 +421,15 @@ def build_trainer(cfg: Config, run_dir: Path, *, callbacks: Optional[list] = Non
     tc = cfg.train
     ckpt = ModelCheckpoint(dirpath=run_dir / CKPT_DIR, filename="step={step:07d}", auto_insert_metric_name=False,
                            every_n_train_steps=tc.ckpt_every, save_last=True, save_top_k=1)  # the latest + last
+    overrides = dict(overrides)
+    progress = overrides.pop("enable_progress_bar", True)
+    extra = [StepProgressBar()] if progress else []
     kwargs: dict[str, Any] = dict(
         accelerator=tc.accelerator, devices=tc.devices, num_nodes=tc.num_nodes, strategy=tc.strategy,
         precision=tc.precision, max_steps=tc.max_steps, max_epochs=tc.max_epochs if tc.max_epochs else -1,
         gradient_clip_val=tc.grad_clip or None, log_every_n_steps=tc.log_every, logger=_logger(cfg, run_dir),
-        callbacks=[ckpt, ExportCallback(run_dir / EXPORT_DIR, cfg)] + list(callbacks or []),
+        callbacks=[ckpt, ExportCallback(run_dir / EXPORT_DIR, cfg, fp16=tc.export_fp16)] + extra + list(callbacks or []),
+        enable_progress_bar=False,
         plugins=[AtomicCheckpointIO()], use_distributed_sampler=False, default_root_dir=run_dir,
         val_check_interval=tc.val_every, check_val_every_n_epoch=None if tc.val_every else 1,
         num_sanity_val_steps=0, enable_model_summary=False,
