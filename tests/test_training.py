@@ -173,6 +173,15 @@ def test_longer_learning_fits_the_toy_clips(tmp_path, dataset, encoder):
     assert last < 0.35 * first, losses
 
 
+def test_validation_loss_is_logged(tmp_path, dataset, encoder):
+    cfg = _cfg("train.max_steps=4", "train.ckpt_every=4", "train.val_every=2")
+    run = train(cfg, run_dir=tmp_path / "run", dataset=dataset, val_dataset=toy_dataset(4, seed=1),
+                text_encoder=encoder, trainer_overrides=QUIET)
+    with open(run / "logs" / "version_0" / "metrics.csv") as f:
+        val = [r for r in csv.DictReader(f) if r.get("val/total")]
+    assert len(val) == 2 and all(float(r["val/total"]) > 0 for r in val)
+
+
 def test_plot_fusion_redraws_figure_8(tmp_path, dataset, encoder):
     run = train(_cfg("train.max_steps=3", "train.ckpt_every=3"), run_dir=tmp_path / "run", dataset=dataset,
                 text_encoder=encoder, trainer_overrides=QUIET)

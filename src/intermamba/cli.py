@@ -245,6 +245,8 @@ def _add_train(sub):
 
 
 def _run_train(args):
+    import os
+
     from .config import load_config
     from .training import TrainingError, train
     from .text import TextEncoderError
@@ -254,7 +256,8 @@ def _run_train(args):
         run_dir = train(cfg, run_dir=args.run_dir, resume=args.resume)
     except (TrainingError, TextEncoderError) as err:
         raise CLIError(str(err)) from None
-    print(f"run folder: {run_dir}; inference export: {run_dir / 'export'}")
+    if int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0"))) == 0:   # once, not per DDP process
+        print(f"run folder: {run_dir}; inference export: {run_dir / 'export'}")
 
 
 # ----------------------------------------------------------------------------------------- plot-fusion

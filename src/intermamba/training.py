@@ -439,12 +439,12 @@ def build_trainer(cfg: Config, run_dir: Path, *, callbacks: Optional[list] = Non
 
 
 def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Optional[bool] = None,
-          dataset=None, model: Optional[torch.nn.Module] = None, text_encoder=None, callbacks: Optional[list] = None,
-          trainer_overrides: Optional[dict] = None) -> Path:
+          dataset=None, val_dataset=None, model: Optional[torch.nn.Module] = None, text_encoder=None,
+          callbacks: Optional[list] = None, trainer_overrides: Optional[dict] = None) -> Path:
     """Train `cfg` in `run_dir` (default train.out_dir/<cfg.name>); returns the run folder.
 
     dataset: a MotionDataset to train on instead of build_dataset(cfg.data, "train") (e.g. one built from your
-    own RawItems); model: a denoiser to train instead of build_model(cfg); text_encoder: an already built
+    own RawItems), val_dataset likewise for the "val" split (used when train.val_every is set); model: a denoiser to train instead of build_model(cfg); text_encoder: an already built
     encoder for cfg.text (saves loading it again).
 
     resume: None continues from run_dir's last checkpoint when there is one; True requires one; False
@@ -468,7 +468,7 @@ def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Option
                               cfg.data.num_workers, collate_fn=collate, step_fn=lambda: trainer.global_step)
     val_loader = None
     if cfg.train.val_every:
-        val = build_dataset(cfg.data, "val")
+        val = val_dataset if val_dataset is not None else build_dataset(cfg.data, "val")
         val_loader = torch.utils.data.DataLoader(_SeededItems(val), batch_size=cfg.train.batch_size,
                                                  sampler=[(i, seed_for(cfg.train.seed, i, 3)) for i in range(len(val))],
                                                  collate_fn=collate, num_workers=cfg.data.num_workers)
