@@ -17,6 +17,7 @@ at least 4 x 18 items has all three).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -32,7 +33,7 @@ from ...skeleton import NUM_JOINTS, NUM_ROT_JOINTS, ROT6D_DIM
 from .kinds import KINDS, Scene
 
 KIND_NAMES = tuple(KINDS)
-VERSION = 3                 # bump whenever the choreography changes: it names the on-disk cache
+VERSION = 4                 # bump whenever the choreography changes: it names the on-disk cache
 # Block b = i // len(KIND_NAMES) (one item of each kind) goes to SPLIT_OF_BLOCK[b % 10]: 80 / 10 / 10, with
 # val and test early in the cycle so that even a small world has both.
 SPLIT_OF_BLOCK = ("train", "val", "train", "test", "train", "train", "train", "train", "train", "train")
@@ -165,5 +166,10 @@ def read_items(data_cfg, split: str) -> list:
         raise ValueError(f"data.synthetic_items must be at least 1, got {data_cfg.synthetic_items}")
     names, lengths, positions, rotations, texts, kinds = load_split(data_cfg.synthetic_items, data_cfg.seed, split)
     starts = np.concatenate([[0], np.cumsum(lengths)])
-    return [RawItem(name=n, texts=t.split("\t"), positions=positions[:, a:b], rotations=rotations[:, a:b], kind=k)
+
+    def loader(a: int, b: int):  # a private copy of one item out of the (memory-mapped) split
+        return np.array(positions[:, a:b]), np.array(rotations[:, a:b])
+
+    return [RawItem(name=n, texts=t.split("\t"), loader=functools.partial(loader, int(a), int(b)), frames=int(b - a),
+                    kind=k)
             for n, a, b, t, k in zip(names, starts[:-1], starts[1:], texts, kinds)]

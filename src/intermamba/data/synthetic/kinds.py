@@ -18,8 +18,8 @@ import numpy as np
 
 from ...skeleton import FPS, MAX_FRAMES
 from . import gait
-from .rig import (ARM_REACH, REST, SHOULDER_WIDTH, SIDE_SIGN, SIDES, STAND_HEIGHT, Cues, HandCue, J, body_to_world,
-                  pose, yaw_dir)
+from .rig import (ARM_REACH, REST, REST_HAND, SHOULDER_WIDTH, SIDE_SIGN, SIDES, SPINE, STAND_HEIGHT, Cues, HandCue, J,
+                  body_to_world, pose, yaw_dir)
 from .timeline import Path, blend_yaw, facing, ramp, sec, smoothstep, travel_heading, walk_curve, window
 
 HEAD, CHEST, PELVIS = J["head"], J["spine3"], J["pelvis"]
@@ -88,11 +88,6 @@ def point(xz: np.ndarray, yaw: np.ndarray, local, height: float = 0.0) -> np.nda
     return out
 
 
-def chest_point(p: Person, local) -> np.ndarray:
-    """World points (T, 3) at offsets (x left, y up, z forward) from a performed person's chest (spine3)."""
-    return p.joints[:, CHEST] + body_to_world(p.yaw, np.broadcast_to(np.asarray(local, float), (len(p.yaw), 3)))
-
-
 def head_guess(xz: np.ndarray) -> np.ndarray:
     """Where a standing person's head is, for look-at targets before that person is performed."""
     return np.stack([xz[:, 0], np.full(len(xz), HEAD_HEIGHT), xz[:, 1]], -1)
@@ -123,7 +118,9 @@ def approach(rng, T: int, d: float, speed: float, mode: str):
     """
     gap_a = rng.uniform(1.5, 3.5) if mode in ("one", "both") else 0.0
     gap_b = rng.uniform(1.0, 2.5) if mode == "both" else 0.0
-    pa, pb = Path(T, (rng.uniform(-0.3, 0.3), -gap_a)), Path(T, (rng.uniform(-0.3, 0.3), d + gap_b))
+    # Walkers start a little off the line between the two spots; whoever does not walk is already there.
+    pa = Path(T, (rng.uniform(-0.3, 0.3) if gap_a else 0.0, -gap_a))
+    pb = Path(T, (rng.uniform(-0.3, 0.3) if gap_b else 0.0, d + gap_b))
     pa.wait(sec(rng.uniform(0.2, 0.8)))
     pb.wait(sec(rng.uniform(0.2, 0.8)))
     end_a = pa.go((0.0, 0.0), speed)[1] if gap_a else pa.t
@@ -209,7 +206,6 @@ def lateral(yaw: np.ndarray) -> np.ndarray:
 
 def rest_hands(T: int, local=None) -> np.ndarray:
     """(2, T, 3) rest wrist targets in the chest frame (default: hanging arms), to edit per frame."""
-    from .rig import REST_HAND
     base = REST_HAND if local is None else np.asarray(local, dtype=np.float64)
     return np.repeat(base[:, None], T, axis=1).copy()
 
@@ -243,7 +239,7 @@ def hug(rng) -> Scene:
         for k in (0, 1):
             side_dir = SIDE_SIGN[k] * lateral(me.yaw)
             back_pt = you.joints[:, CHEST] - 0.11 * yaw_dir(you.yaw) + 0.10 * side_dir + [0.0, up, 0.0]
-            open_pt = me.xz[:, [0]] * 0 + point(me.xz, me.yaw, [SIDE_SIGN[k] * 0.55, 0.0, 0.30], SHOULDER_HEIGHT)
+            open_pt = point(me.xz, me.yaw, [SIDE_SIGN[k] * 0.55, 0.0, 0.30], SHOULDER_HEIGHT)
             target = (1.0 - wrap_in[:, None]) * open_pt + wrap_in[:, None] * back_pt
             hands[k] = HandCue(target, w, np.tile([SIDE_SIGN[k] * 1.0, 0.3, -0.3], (T, 1)))
         me.cues["hands"] = hands
@@ -265,7 +261,6 @@ def hug(rng) -> Scene:
 
 def high_five(rng) -> Scene:
     s = pick_side(rng)
-    sigma = SIDE_SIGN[s]
     double = rng.random() < 0.25
     height = rng.uniform(1.65, 1.78)
     lat = 0.12 if not double else 0.25
@@ -354,13 +349,10 @@ def push(rng) -> Scene:
     return Scene((a.perform(), b.perform()), texts, side, actor)
 
 
-def _bow_curve(T, t0, depth, hold):
-    down, up = sec(rng_free(0.55)), sec(0.6)
+def _bow_curve(T: int, t0: int, depth: float, hold: int) -> np.ndarray:
+    """(T,) forward tilt of a bow starting at frame t0: down in 0.55 s, held, up in 0.6 s."""
+    down, up = sec(0.55), sec(0.6)
     return depth * window(T, t0, t0 + down, t0 + down + hold, t0 + down + hold + up)
-
-
-def rng_free(x):
-    return x
 
 
 def bow(rng) -> Scene:
@@ -406,19 +398,14 @@ def bow(rng) -> Scene:
 
 def _chest_forward(p: Person) -> np.ndarray:
     """(T, 3) the direction a person's chest faces (the spine3 frame's +Z)."""
-    from .rig import SPINE
-    fwd = np.zeros((len(p.yaw), 3))
-    # world rotation of spine3 = root @ spine1 @ spine2 @ spine3
-    G = p.local[:, 0]
+    G = p.local[:, 0]  # world rotation of spine3 = root @ spine1 @ spine2 @ spine3
     for j in SPINE:
         G = G @ p.local[:, j]
-    fwd[:] = G[:, :, 2]
-    return fwd
+    return G[:, :, 2]
 
 
 def wave(rng) -> Scene:
     s = pick_side(rng)
-    sigma = SIDE_SIGN[s]
     d = rng.uniform(3.0, 6.0)
     T = MAX_FRAMES
     pa, pb = Path(T, (0.0, 0.0)), Path(T, (rng.uniform(-1, 1), d))
@@ -485,10 +472,12 @@ def side_by_side(rng) -> Scene:
     xb = centre - SIDE_SIGN[side_a] * 0.5 * gap * lat
     holding = rng.random() < 0.3
     a, b = Actor(xa, heading.copy()), Actor(xb, heading.copy())
-    chat = window(T, t_start + sec(1), t_start + sec(1.4), t_start + sec(2.5), t_start + sec(3)) if rng.random() < 0.5 else None
-    if chat is not None:
-        a.cues["look"] = head_guess(xb) + chat[:, None] * 0 + (1 - chat[:, None]) * np.c_[np.sin(heading), 0 * heading, np.cos(heading)] * 5
-        b.cues["look"] = head_guess(xa) + (1 - chat[:, None]) * np.c_[np.sin(heading), 0 * heading, np.cos(heading)] * 5
+    if rng.random() < 0.5:  # they turn their heads to each other for a moment, chatting
+        t_chat = t_start + sec(rng.uniform(0.8, 2.0))
+        chat = window(T, t_chat, t_chat + sec(0.4), t_chat + sec(1.5), t_chat + sec(2.0))[:, None]
+        ahead = 5.0 * yaw_dir(heading)
+        a.cues["look"] = chat * head_guess(xb) + (1 - chat) * (head_guess(xa) + ahead)
+        b.cues["look"] = chat * head_guess(xa) + (1 - chat) * (head_guess(xb) + ahead)
     if holding:
         inner_a, inner_b = 1 - side_a, side_a  # the hands between them
         meet = np.c_[centre[:, 0], np.full(T, 0.85), centre[:, 1]] + 0.05 * yaw_dir(heading)
@@ -536,7 +525,6 @@ def circle(rng) -> Scene:
 
 def boxing(rng) -> Scene:
     s = pick_side(rng)
-    sigma = SIDE_SIGN[s]
     alternate = rng.random() < 0.3
     d = rng.uniform(0.8, 0.95)
     n = int(rng.integers(2, 6))
@@ -553,7 +541,6 @@ def boxing(rng) -> Scene:
     xa = np.zeros((T, 2))
     xb = np.tile([0.0, d], (T, 1))
     common = dict(height=np.full(T, STAND_HEIGHT - 0.05), rest_hand=rest_hands(T, GUARD), arm_swing=0.05)
-    tt = np.arange(T)
     twist = np.zeros(T)
     lean_a = np.full(T, 0.1)
     lean_b = np.full(T, 0.1)
@@ -629,7 +616,6 @@ def chase(rng) -> Scene:
                           + rest_hands(T, RUN_HANDS) * run(x)[None, :, None], arm_swing=0.5)
     a = Actor(xa, ya, dict(cues(xa), look=head_guess(xb)), pace=0.9)
     b = Actor(xb, yb, cues(xb), pace=0.9)
-    contacts = []
     if tag:
         close = np.flatnonzero(s_b[:T] - s_a[:T] < keep + 0.05)
         t_tag = int(close[0]) + sec(0.3) if len(close) else T - sec(0.5)
@@ -779,17 +765,19 @@ def pull_arm(rng) -> Scene:
     sb = 1 - s  # A's hand takes the other's hand on the same side of the world: their other-named one
     d = rng.uniform(0.68, 0.75)
     T = MAX_FRAMES
-    pa, pb = Path(T, (0.0, 0.0)), Path(T, (0.0, d))
+    pa = Path(T, (0.0, 0.0))
     t_g = sec(rng.uniform(0.6, 1.2))
     pull = rng.uniform(1.2, 2.2)
     pa.t = t_g + sec(0.3)
-    pa.go((rng.uniform(-0.3, 0.3), -pull), rng.uniform(0.7, 1.0))
+    speed = rng.uniform(0.7, 1.0)
+    pa.go((rng.uniform(-0.3, 0.3), -pull), speed)
     lag = sec(0.15)
     T = finish(pa.t + lag, rng, (0.6, 1.0))
     xa = pa.xz[:T]
-    # B is dragged after A with a short delay, their arm stretched out in front.
+    # B is dragged after A with a short delay, their arm stretched out in front; the delay opens the gap
+    # by up to speed * lag, so B starts that much closer.
     shifted = np.concatenate([np.repeat(xa[:1], lag, 0), xa[:-lag]])[:T]
-    xb = shifted + [0.0, d]
+    xb = shifted + [0.0, d - speed * lag / FPS]
     ya, yb = facing(xa, xb), facing(xb, xa)
     drag = window(T, t_g + sec(0.3), t_g + sec(0.7), T - sec(0.6), T)
     a = Actor(xa, ya, dict(look=head_guess(xb), bend=-0.1 * drag))
@@ -827,7 +815,6 @@ def kick(rng) -> Scene:
     T = finish(max(pb.t, t_k + sec(1.2)), rng, (0.5, 1.0))
     xa, xb = np.zeros((T, 2)), pb.xz[:T]
     ya, yb = np.zeros(T), facing(xb, xa)
-    chamber = window(T, t_k - sec(0.35), t_k - sec(0.15), t_k - sec(0.15), t_k + sec(0.05))
     extend = window(T, t_k - sec(0.15), t_k, t_k + sec(0.08), t_k + sec(0.3))
     lift = window(T, t_k - sec(0.4), t_k - sec(0.2), t_k + sec(0.3), t_k + sec(0.55))
     react = window(T, t_k, t_k + sec(0.15), t_k + sec(0.4), t_k + sec(1.0))
