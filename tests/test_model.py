@@ -9,7 +9,7 @@ import torch
 from intermamba import ConfigError, load_config
 from intermamba.model import build_model, count_parameters, parameter_table
 from intermamba.model.astm import ASTM, FramesLayout, JointsLayout, ScanBranch, TemporalLayout
-from intermamba.model.blocks import LIIA, ASTMBlock, InterMambaLayer, swap_persons
+from intermamba.model.blocks import LIIA, ASTMBlock, InterMambaLayer, TimeConv, swap_persons
 from intermamba.model.ssm import DT_MAX, DT_MIN, SelectiveSSM
 
 FEAT = 262
@@ -123,6 +123,18 @@ def test_cross_astm_needs_the_interaction_features():
         ASTM(8, 16, cross=True, **ASTM_ARGS)(torch.randn(2, 5, 8))
     with pytest.raises(ValueError, match="h_inter"):
         ASTM(8, 16, **ASTM_ARGS)(torch.randn(2, 5, 8), None, torch.randn(2, 5, 8))
+
+
+@pytest.mark.parametrize("frames", [1, 2, 9])
+def test_time_conv_equals_a_centred_conv1d(frames):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(5, 3, 3, padding=1).double()
+    ours = TimeConv(5, 3, 3).double()
+    with torch.no_grad():
+        ours.taps.weight.copy_(conv.weight.permute(2, 0, 1).reshape(9, 5))
+        ours.bias.copy_(conv.bias)
+    x = torch.randn(2, frames, 5, dtype=torch.float64)
+    assert torch.allclose(ours(x), conv(x.transpose(1, 2)).transpose(1, 2), atol=1e-12)
 
 
 def test_swap_persons():

@@ -41,7 +41,7 @@ class ModelConfig:
     spatial_mode: Literal["frames", "joints"] = "frames"   # see model/astm.py: how the spatial branch scans
     max_frames: int = 300           # frame window of the "frames" spatial scan (InterHuman crops to 300)
     num_joint_tokens: int = 16      # groups the latent is split into for the "joints" spatial scan; must divide
-                                    # expand * latent_dim (16 divides the power-of-two widths of every config)
+                                    # expand * latent_dim (16 divides the inner width of every shipped config)
     bidirectional: bool = False     # temporal scan: False = causal (the paper), True = half the channels backwards
     liia_expand: int = 2            # LIIA's hidden width (conv 1x1 output) = liia_expand * latent_dim
     text_dim: int = 384             # width of the frozen encoder's token features; follows the encoder

@@ -72,5 +72,6 @@ def parameter_table(model: nn.Module, cfg: Union[Config, ModelConfig, None] = No
     width = max(len(name) for name, _ in rows + [("total (trainable)", 0)])
     lines = [title, "-" * (width + 16)]
     lines += [f"{name:<{width}}  {n:>12,}  {100 * n / total:5.1f}%" for name, n in rows]
-    lines += ["-" * (width + 16), f"{'total (trainable)':<{width}}  {total:>12,}  ({total / 1e6:.1f}M)"]
+    lines += ["-" * (width + 16), f"{'total (trainable)':<{width}}  {total:>12,}  ({total / 1e6:.1f}M)",
+              "(the frozen text encoder is not part of the model and not counted)"]
     return "\n".join(lines)

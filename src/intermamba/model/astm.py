@@ -34,7 +34,7 @@ FIXED_FUSION_WEIGHT = 0.5  # "w/o adaptive param." ablation (Table 4): plain ave
 FUSION_INIT = 0.5          # learnable weights start at the same average
 
 
-def _zero_padding(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+def zero_padding(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     return x if mask is None else x.masked_fill(~mask, 0.0)
 
 
@@ -122,10 +122,10 @@ class ScanBranch(nn.Module):
         """x, source: (b, T, d_inner) after the branch's Linear; mask (b, T) bool or None -> (b, T, d_inner)."""
         batch, frames, _ = x.shape
         u, scan_mask = self.layout.to_scan(x, mask)
-        u = F.silu(self._conv(_zero_padding(u, scan_mask)))
-        u = _zero_padding(u, scan_mask)        # the conv bias lands on padded frames: keep the scan state zero
+        u = F.silu(self._conv(zero_padding(u, scan_mask)))
+        u = zero_padding(u, scan_mask)        # the conv bias lands on padded frames: keep the scan state zero
         if source is not None:
-            source = _zero_padding(self.layout.to_scan(source, mask)[0], scan_mask)
+            source = zero_padding(self.layout.to_scan(source, mask)[0], scan_mask)
         y = self.ssm(u, source)                                                   # Eqs. 4-6 / MSSM
         return self.norm(self.layout.from_scan(y, batch, frames))
 
