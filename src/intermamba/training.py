@@ -37,6 +37,7 @@ import os
 import random
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, Optional, Union
 
@@ -55,6 +56,11 @@ CKPT_DIR, LOG_DIR, EXPORT_DIR = "checkpoints", "logs", "export"
 LAST_CKPT = "last.ckpt"
 CONFIG_FILE, NORMALIZER_FILE = "config.json", "normalizer.safetensors"
 NO_DECAY_NAMES = ("A_log", "D", "bias")   # Mamba's convention: SSM parameters and biases are not decayed
+QUIET_WARNINGS = (  # Lightning notices that are expected here, not problems
+    r".*defined a `validation_step` but have no `val_dataloader`.*",   # validation is optional (train.val_every)
+    r".*Checkpoint directory .* exists and is not empty.*",             # a resumed run
+    r".*LeafSpec.*",                                                    # a Lightning/torch deprecation
+)
 
 
 class TrainingError(ValueError):
@@ -167,7 +173,8 @@ class DiffusionModule(L.LightningModule):
         self.register_buffer("norm_std", normalizer.std.clone())
         self.ema_model = None
         if cfg.train.ema_decay is not None:
-            self.ema_model = copy.deepcopy(self.model).requires_grad_(False).eval()
+            # never run while training (so its train/eval mode is irrelevant); exported instead of the raw weights
+            self.ema_model = copy.deepcopy(self.model).requires_grad_(False)
         self.diffusion = GaussianDiffusion.from_config(cfg.diffusion)
         self.loss_fn = InteractionLoss(cfg.loss)
         encoder = text_encoder if text_encoder is not None else build_text_encoder(cfg.text)
@@ -472,6 +479,9 @@ def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Option
         val_loader = torch.utils.data.DataLoader(_SeededItems(val), batch_size=cfg.train.batch_size,
                                                  sampler=[(i, seed_for(cfg.train.seed, i, 3)) for i in range(len(val))],
                                                  collate_fn=collate, num_workers=cfg.data.num_workers)
-    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
-                ckpt_path=str(ckpt_path) if ckpt_path else None)
+    with warnings.catch_warnings():
+        for message in QUIET_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
+        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                    ckpt_path=str(ckpt_path) if ckpt_path else None)
     return run_dir
