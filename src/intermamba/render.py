@@ -5,7 +5,7 @@
 
 One figure is built per call and its line artists are updated in place for every frame (set_data_3d), then
 the canvas is copied into the writer, so a 300-frame video takes seconds. mp4 goes through imageio-ffmpeg;
-gif needs only pillow. Files are written to a temporary name beside the target and renamed when complete.
+gif needs only pillow (which merges identical consecutive frames into one longer frame). Files are written to a temporary name beside the target and renamed when complete.
 """
 
 from __future__ import annotations
@@ -201,8 +201,11 @@ def _write_gif(scene: _Scene, frames, tmp: Path, fps: int) -> None:
         scene.draw(t)
         # Quantise each frame right away: a paletted frame is a third of the RGB one.
         images.append(Image.fromarray(scene.rgb()).quantize(colors=32, method=Image.Quantize.MEDIANCUT))
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], loop=0,
-                   duration=round(1000 / fps), disposal=2)
+    # GIF delays are whole centiseconds: spread the rounding so that the clip keeps its length at any fps.
+    ticks = np.round(np.arange(len(images) + 1) * 100.0 / fps)
+    durations = (10 * np.maximum(np.diff(ticks), 1)).astype(int).tolist()
+    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], loop=0, duration=durations,
+                   disposal=2)
 
 
 def render_frames_png(joints, path: Union[str, Path], title: Optional[str] = None, *,
