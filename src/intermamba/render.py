@@ -27,6 +27,7 @@ GIF_DPI = 64            # gifs are stored whole by pillow: keep them small
 FLOOR_STEP = 0.5        # metres between floor grid lines
 TITLE_WIDTH = 60        # characters per title line
 ELEVATION = 15.0        # camera elevation (degrees)
+OBLIQUE = 30.0          # degrees the camera turns away from square-on, so that people in a row do not hide each other
 MIN_HALF_WIDTH = 1.6    # metres from the window's centre to its edge, at least
 HEIGHT_RATIO = 0.65     # the window's height over its width (equal scale on all axes)
 ZOOM = 1.5              # matplotlib leaves wide margins around 3D axes; fill the panel instead
@@ -84,7 +85,7 @@ class _Scene:
         if len(pts) > 1 and np.abs(pts).max() > 1e-3:
             evals, evecs = np.linalg.eigh(pts.T @ pts)
             main = evecs[:, -1]
-            self.azim = float(np.degrees(np.arctan2(main[1], main[0]))) - 90.0
+            self.azim = float(np.degrees(np.arctan2(main[1], main[0]))) - 90.0 + OBLIQUE
         else:
             self.azim = -60.0
         self.lines, self.grids, self.trails = [], [], []

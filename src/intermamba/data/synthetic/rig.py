@@ -159,7 +159,8 @@ def _zeros_or(x: Optional[np.ndarray], T: int) -> np.ndarray:
 
 
 EYE_ABOVE_NECK = float(OFFSETS[J["head"], 1])  # looking level at a partner's head of the same height
-REST_HAND = np.array([[SHOULDER_WIDTH + 0.03, -0.30, 0.06], [-(SHOULDER_WIDTH + 0.03), -0.30, 0.06]])
+# Hanging wrists in the chest (spine3) frame: beside the thighs, elbows relaxed (about 25 degrees of bend).
+REST_HAND = np.array([[SHOULDER_WIDTH + 0.03, -0.34, 0.05], [-(SHOULDER_WIDTH + 0.03), -0.34, 0.05]])
 # Default elbow directions (body frame): hanging arms point the elbows back and a little out.
 REST_POLE = np.array([[0.35, -0.2, -1.0], [-0.35, -0.2, -1.0]])
 
