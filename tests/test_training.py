@@ -114,6 +114,17 @@ def test_run_folder_guards(tmp_path, dataset, encoder):
         train(_cfg("train.precision=16-mixed", "train.accelerator=cpu"), run_dir=tmp_path / "z", dataset=dataset)
 
 
+def test_cli_trains_the_tiny_config_on_the_procedural_world(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert cli_main(["train", "--config", "tiny", "--run-dir", str(run), "train.max_steps=2",
+                     "train.ckpt_every=2", "data.synthetic_items=8", "--fresh"]) == 0
+    assert "inference export" in capsys.readouterr().out
+    model, cfg, _ = load_pretrained(run / "export")
+    assert cfg.train.max_steps == 2 and cfg.data.synthetic_items == 8
+    assert cli_main(["train", "--config", "tiny", "--run-dir", str(run), "--fresh"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
 def test_cli_errors_are_one_line(tmp_path, capsys):
     assert cli_main(["train", "--config", "tiny", "--run-dir", str(tmp_path / "none"), "--resume"]) == 2
     err = capsys.readouterr().err.strip()
