@@ -229,3 +229,22 @@ def test_load_split_without_cache_matches(tmp_path, monkeypatch):
     assert not any(tmp_path.iterdir())
     assert len(names) == len(lengths) == len(texts) == len(kinds_)
     assert positions.shape[1] == rotations_.shape[1] == lengths.sum()
+
+
+def test_writes_itself_in_the_interhuman_layout(tmp_path):
+    from intermamba.cli import main
+    from intermamba.data.interhuman import read_items as read_interhuman
+
+    out = tmp_path / "world"
+    assert main(["data", "write", str(out), "--items", "40", "--seed", "2"]) == 0
+    assert (out / "split" / "val.txt").is_file() and (out / "annots").is_dir()
+    cfg = dataclasses.replace(load_config("tiny").data, dataset="interhuman", root=str(out))
+    items = read_interhuman(cfg, "val")
+    assert len(items) == sum(split_of(i) == "val" for i in range(40))
+    for it in items[:3]:
+        s = generate(int(it.name.rsplit("_", 1)[1]), seed=2)
+        positions, rot6d = it.arrays()
+        np.testing.assert_allclose(positions, s.positions, atol=1e-5)
+        np.testing.assert_allclose(rot6d, s.rotations, atol=1e-6)
+        assert it.texts == s.texts
+    assert main(["data", "write", str(out), "--items", "5"]) == 2  # never writes into a non-empty folder

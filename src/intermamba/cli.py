@@ -452,6 +452,10 @@ def _run_import_bvh(args):
 def _add_data(sub):
     p = sub.add_parser("data", help="look at a dataset: stick-figure previews and statistics")
     verbs = p.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+    w = verbs.add_parser("write", help="write the procedural world in InterHuman's on-disk layout")
+    w.add_argument("out", help="output folder (motions_processed/, annots/, split/)")
+    w.add_argument("--items", type=int, default=2000, help="number of interactions (default 2000)")
+    w.add_argument("--seed", type=int, default=0, help="world seed")
     for name, help_ in (("preview", "render a few items as stick-figure videos"),
                         ("stats", "print counts, kinds, lengths and split sizes")):
         q = verbs.add_parser(name, help=help_)
@@ -477,6 +481,18 @@ def _run_data(args):
 
     from .config import load_config
 
+    if args.data_command == "write":
+        from pathlib import Path
+
+        from .data.synthetic import write_interhuman
+
+        if args.items < 1:
+            raise CLIError(f"--items must be at least 1, got {args.items}")
+        if Path(args.out).exists() and any(Path(args.out).iterdir()):
+            raise CLIError(f"{args.out} is not empty; choose a new folder")
+        count = write_interhuman(args.out, num_items=args.items, seed=args.seed)
+        print(f"wrote {count} interactions to {args.out} (read them with --dataset interhuman:{args.out})")
+        return
     cfg = load_config(args.config)
     data_cfg = _eval_data_config(args.dataset, cfg.data)
     data_cfg = dataclasses.replace(data_cfg, seed=args.seed)

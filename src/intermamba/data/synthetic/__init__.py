@@ -9,6 +9,7 @@ hand in words that `motion.mirror_text` swaps correctly.
     from intermamba.data.synthetic import generate, read_items, KIND_NAMES
     sample = generate(7, seed=0)          # Sample: positions (2, T, 22, 3), rotations (2, T, 21, 6), texts ...
     items = read_items(cfg.data, "train")  # RawItems for intermamba.data.build_dataset (cached on disk)
+    write_interhuman("out/world", num_items=2000)  # the same world in InterHuman's on-disk layout
 
 Item i is fully determined by (seed, i): its kind is KIND_NAMES[i % len(KIND_NAMES)], so every kind is
 equally common, and its split follows from i as well (80 / 10 / 10 per kind for train / val / test; a world of
@@ -156,6 +157,23 @@ def load_split(num_items: int, seed: int, split: str, *, cache: bool = True, pro
     if cache:
         _save_atomic(folder, lengths, positions, rotations, texts, kinds)
     return names, lengths, positions, rotations, texts, kinds
+
+
+def write_interhuman(root, *, num_items: int, seed: int = 0, progress: bool = True) -> int:
+    """Write the world of `num_items` items in InterHuman's on-disk layout under `root` (motions_processed/,
+    annots/, split/{train,val,test}.txt), so that the InterHuman reader serves it too. Returns the count."""
+    from ..interhuman import write_interhuman_item
+
+    if num_items < 1:
+        raise ValueError(f"the number of items must be at least 1, got {num_items}")
+    indices = range(num_items)
+    if progress:
+        from tqdm import tqdm
+        indices = tqdm(indices, desc="write InterHuman layout", unit="item", leave=False)
+    for i in indices:
+        s = generate(i, seed)
+        write_interhuman_item(root, s.name, s.positions, s.rotations, s.texts, split=split_of(i))
+    return num_items
 
 
 def read_items(data_cfg, split: str) -> list:

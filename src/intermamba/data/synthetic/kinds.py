@@ -445,7 +445,7 @@ def wave(rng) -> Scene:
     if back:
         texts = [t[:-1] + ", and the other waves back." for t in texts]
     if walk:
-        texts = [t[:-1] + " then walks over to them." if not back else t[:-1] + "; then the first one walks over."
+        texts = [t[:-1] + ", then walks over to them." if not back else t[:-1] + "; then the first one walks over."
                  for t in texts]
     return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
 
