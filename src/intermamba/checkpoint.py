@@ -24,7 +24,6 @@ FORMAT = "intermamba"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-TEXT_DIMS = {"minilm": 384, "clip": 768}  # token widths of the text encoders (intermamba.text)
 
 
 class CheckpointError(ValueError):
