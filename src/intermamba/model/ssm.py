@@ -84,7 +84,8 @@ class SelectiveSSM(nn.Module):
             u, delta, B, C = (self._flip_back_half(x, dim=1) for x in (u, delta, B, C))
         else:
             B, C = B[:, 0], C[:, 0]                                            # (b, N, L): shared by all channels
-        y = selective_scan(u.contiguous(), delta.contiguous(), A, B.contiguous(), C.contiguous(), D=_at_least_fp32(self.D),
+        # Strided views go in as they are: each scan backend lays them out once for itself.
+        y = selective_scan(u, delta, A, B, C, D=_at_least_fp32(self.D),
                            delta_bias=_at_least_fp32(self.dt_bias), delta_softplus=True)  # Eqs. 4-5
         return self._flip_back_half(y, dim=1) if dirs == 2 else y
 
