@@ -32,6 +32,8 @@ HEAD_HEIGHT = STAND_HEIGHT + REST[HEAD, 1]
 COMFORT_REACH = 0.93 * ARM_REACH  # how far a hand is sent from its shoulder for a touch
 KICK_TOE_POINT = 0.6              # radians the toes point down in a kick
 GUARD = np.array([[0.11, 0.17, 0.30], [-0.11, 0.17, 0.30]])    # fists before the face, chest frame
+RUN_ACCEL = 1.0                   # seconds a runner takes to reach full speed
+RUN_PACE = 0.75                   # runners take quicker steps than walkers at the same speed
 RUN_HANDS = np.array([[0.20, -0.17, 0.12], [-0.20, -0.17, 0.12]])  # bent arms of a runner, chest frame
 
 
@@ -582,8 +584,8 @@ def boxing(rng) -> Scene:
 def chase(rng) -> Scene:
     s = pick_side(rng)
     sigma = SIDE_SIGN[s]
-    v_b = rng.uniform(1.7, 2.2)
-    v_a = v_b + rng.uniform(0.4, 0.7)
+    v_b = rng.uniform(1.6, 2.0)  # a jog: the gait has no flight phase, so no sprints
+    v_a = v_b + rng.uniform(0.3, 0.5)
     gap0 = rng.uniform(2.0, 3.0)
     tag = rng.random() < 0.7
     T = MAX_FRAMES
@@ -593,11 +595,11 @@ def chase(rng) -> Scene:
     turn = rng.random() < 0.5
     turns = ((t_b + sec(1.2), t_b + sec(3.0), rng.uniform(0.8, 1.6) * rng.choice([-1, 1])),) if turn else ()
     # B's route, sampled finely by arc length so that A can follow it at any distance behind.
-    xb, yb = walk_curve(T, (0.0, gap0), 0.0, t_b, t_stop, v_b, turns=turns)
+    xb, yb = walk_curve(T, (0.0, gap0), 0.0, t_b, t_stop, v_b, turns=turns, accel=RUN_ACCEL)
     step = np.linalg.norm(np.diff(xb, axis=0), axis=-1)
     s_b = np.concatenate([[0.0], np.cumsum(step)])
     t_a = t_b + sec(rng.uniform(0.2, 0.6))
-    xa_dummy, _ = walk_curve(T, (0.0, 0.0), 0.0, t_a, t_stop, v_a)
+    xa_dummy, _ = walk_curve(T, (0.0, 0.0), 0.0, t_a, t_stop, v_a, accel=RUN_ACCEL)
     s_a = np.linalg.norm(xa_dummy - xa_dummy[0], axis=-1) - gap0
     keep = 0.55 if tag else 1.4
     s_a = np.minimum(s_a, s_b - keep)
@@ -614,8 +616,8 @@ def chase(rng) -> Scene:
     run = lambda x: np.clip(np.linalg.norm(np.gradient(x, axis=0), axis=-1) * FPS / 2.0, 0, 1)
     cues = lambda x: dict(pitch=0.12 * run(x), rest_hand=rest_hands(T) * (1 - run(x))[None, :, None]
                           + rest_hands(T, RUN_HANDS) * run(x)[None, :, None], arm_swing=0.5)
-    a = Actor(xa, ya, dict(cues(xa), look=head_guess(xb)), pace=0.9)
-    b = Actor(xb, yb, cues(xb), pace=0.9)
+    a = Actor(xa, ya, dict(cues(xa), look=head_guess(xb)), pace=RUN_PACE)
+    b = Actor(xb, yb, cues(xb), pace=RUN_PACE)
     if tag:
         close = np.flatnonzero(s_b[:T] - s_a[:T] < keep + 0.05)
         t_tag = int(close[0]) + sec(0.3) if len(close) else T - sec(0.5)
