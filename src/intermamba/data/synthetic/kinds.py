@@ -32,6 +32,11 @@ HEAD_HEIGHT = STAND_HEIGHT + REST[HEAD, 1]
 COMFORT_REACH = 0.93 * ARM_REACH  # how far a hand is sent from its shoulder for a touch
 KICK_TOE_POINT = 0.6              # radians the toes point down in a kick
 GUARD = np.array([[0.11, 0.17, 0.30], [-0.11, 0.17, 0.30]])    # fists before the face, chest frame
+# Personal style ranges (see `actor`): arm swing gain, forward posture (radians), breathing and weight sway.
+ARM_SWING = (0.22, 0.45)
+POSTURE = (-0.03, 0.06)
+BREATH_AMPLITUDE, BREATH_RATE = 0.02, (0.2, 0.35)   # radians of spine bend, Hz
+SWAY_AMPLITUDE, SWAY_RATE = 0.015, (0.15, 0.3)      # metres of sideways pelvis shift, Hz
 RUN_ACCEL = 1.0                   # seconds a runner takes to reach full speed
 RUN_PACE = 0.75                   # runners take quicker steps than walkers at the same speed
 RUN_HANDS = np.array([[0.20, -0.17, 0.12], [-0.20, -0.17, 0.12]])  # bent arms of a runner, chest frame
@@ -68,6 +73,22 @@ class Actor:
         local, _, joints = pose(Cues(root_xz=self.xz, yaw=self.yaw, feet=feet, feet_yaw=steps.yaw, feet_pitch=pitch,
                                      **self.cues), legs=legs)
         return Person(local=local, joints=joints, stance=stance, yaw=self.yaw)
+
+
+def actor(rng, xz: np.ndarray, yaw: np.ndarray, cues: Optional[dict] = None, **kwargs) -> Actor:
+    """An Actor with a personal style drawn from `rng`, so that no two people move identically: how much the
+    arms swing, a slight slouch or upright posture, breathing, and a slow sway of the weight. Cues the
+    choreography sets itself (e.g. a boxer's small arm swing) win over the style."""
+    cues = dict(cues or {})
+    t = np.arange(len(yaw)) / FPS
+    cues.setdefault("arm_swing", rng.uniform(*ARM_SWING))
+    breathing = BREATH_AMPLITUDE * rng.uniform(0.5, 1.0) * np.sin(2 * np.pi * rng.uniform(*BREATH_RATE) * t
+                                                                  + rng.uniform(0, 2 * np.pi))
+    cues["bend"] = cues.get("bend", 0.0) + rng.uniform(*POSTURE) + breathing
+    sway = SWAY_AMPLITUDE * rng.uniform(0.5, 1.0) * np.sin(2 * np.pi * rng.uniform(*SWAY_RATE) * t
+                                                         + rng.uniform(0, 2 * np.pi))
+    xz = xz + sway[:, None] * lateral(yaw)[:, [0, 2]]
+    return Actor(xz, yaw, cues, **kwargs)
 
 
 @dataclass
@@ -171,8 +192,8 @@ def handshake(rng) -> Scene:
     meet[:, 1] += pump
     w = window(T, t_grip - sec(0.6), t_grip, t_release, t_release + sec(0.5))
     pole = np.tile([sigma * 0.5, -1.0, -0.3], (T, 1))
-    a = Actor(xa, ya, dict(hands={s: HandCue(meet, w, pole)}, look=head_guess(xb), bend=0.08 * w))
-    b = Actor(xb, yb, dict(hands={s: HandCue(meet, w, pole)}, look=head_guess(xa), bend=0.08 * w))
+    a = actor(rng, xa, ya, dict(hands={s: HandCue(meet, w, pole)}, look=head_guess(xb), bend=0.08 * w))
+    b = actor(rng, xb, yb, dict(hands={s: HandCue(meet, w, pole)}, look=head_guess(xa), bend=0.08 * w))
     texts = fill(rng, [
         "two people walk up to each other and shake {side} hands.",
         "one person approaches the other and they shake hands with their {side} hands.",
@@ -232,7 +253,7 @@ def hug(rng) -> Scene:
     ya, yb = face_each_other(xa, xb)
     w = window(T, t_open, t_wrap, t_release, t_release + sec(0.7))
     bend = 0.15 * w
-    a, b = Actor(xa, ya, dict(look=head_guess(xb), bend=bend)), Actor(xb, yb, dict(look=head_guess(xa), bend=bend))
+    a, b = actor(rng, xa, ya, dict(look=head_guess(xb), bend=bend)), actor(rng, xb, yb, dict(look=head_guess(xa), bend=bend))
     pre = _prepass(a, b)
     high = rng.random() < 0.5  # one person's arms go over the other's shoulders, the other's round the waist
     wrap_in = ramp(T, t_open + sec(0.45), t_wrap)
@@ -277,7 +298,7 @@ def high_five(rng) -> Scene:
     ya, yb = face_each_other(xa, xb)
     w = window(T, t_c - sec(0.7), t_c - sec(0.1), t_c + sec(0.15), t_c + sec(0.7))
     swing = 1.0 - ramp(T, t_c - sec(0.3), t_c)  # hands wait cocked, then swing into the slap
-    a, b = Actor(xa, ya, dict(look=head_guess(xb))), Actor(xb, yb, dict(look=head_guess(xa)))
+    a, b = actor(rng, xa, ya, dict(look=head_guess(xb))), actor(rng, xb, yb, dict(look=head_guess(xa)))
     sides_a = (0, 1) if double else (s,)
     contacts = []
     mid = np.repeat([[0.0, 0.0, 0.5 * d]], T, 0)
@@ -294,15 +315,15 @@ def high_five(rng) -> Scene:
                            "two people raise both hands and high five each other.",
                            "the two people meet and slap both hands together in a high five.",
                            "one person and the other high five with both hands."])
-        side, actor = None, None
+        side, mover = None, None
     else:
         texts = fill(rng, ["one person raises their {side} hand and gives the other a high five.",
                            "one person high fives the other with their {side} hand.",
                            "two people high five, one person using their {side} hand.",
                            "one person lifts their {side} hand up high and the other slaps it in a high five."],
                      side=SIDES[s])
-        side, actor = SIDES[s], 0
-    return Scene((a.perform(), b.perform()), texts, side, actor, contacts)
+        side, mover = SIDES[s], 0
+    return Scene((a.perform(), b.perform()), texts, side, mover, contacts)
 
 
 def push(rng) -> Scene:
@@ -325,9 +346,9 @@ def push(rng) -> Scene:
     ya, yb = facing(xa, xb), facing(xb, xa)  # B staggers backwards, still facing A
     hit = window(T, t_c, t_c + sec(0.15), t_c + sec(0.45), t_c + sec(1.3))
     flail = rest_hands(T) + hit[None, :, None] * np.array([[0.18, 0.30, 0.10], [-0.18, 0.30, 0.10]])[:, None]
-    b = Actor(xb, yb, dict(look=head_guess(xa), bend=-0.3 * hit, rest_hand=flail, arm_swing=0.1), pace=0.75)
+    b = actor(rng, xb, yb, dict(look=head_guess(xa), bend=-0.3 * hit, rest_hand=flail, arm_swing=0.1), pace=0.75)
     w = window(T, t_c - sec(0.4), t_c, t_c + sec(0.2), t_c + sec(0.6))
-    a = Actor(xa, ya, dict(look=head_guess(xb), bend=0.22 * w))
+    a = actor(rng, xa, ya, dict(look=head_guess(xb), bend=0.22 * w))
     pre_b = _prepass(b)[0]
     hands = {}
     for k in ((0, 1) if both else (s,)):
@@ -340,15 +361,15 @@ def push(rng) -> Scene:
                            "one person pushes the other hard in the chest with both hands, sending them stumbling back.",
                            "one person pushes the other away with both hands and the other stumbles backward.",
                            "using both hands, one person pushes the other, who staggers back a few steps."])
-        side, actor = None, None
+        side, mover = None, None
     else:
         texts = fill(rng, ["one person pushes the other with their {side} hand, and the other staggers back.",
                            "using their {side} hand, one person shoves the other, who stumbles backward.",
                            "one person shoves the other's shoulder with their {side} hand, pushing them back.",
                            "one person pushes the other away with their {side} hand and the other stumbles back."],
                      side=SIDES[s])
-        side, actor = SIDES[s], 0
-    return Scene((a.perform(), b.perform()), texts, side, actor)
+        side, mover = SIDES[s], 0
+    return Scene((a.perform(), b.perform()), texts, side, mover)
 
 
 def _bow_curve(T: int, t0: int, depth: float, hold: int) -> np.ndarray:
@@ -376,8 +397,8 @@ def bow(rng) -> Scene:
     for t0, hold in ((t_a, hold_a), (t_b, hold_b)):
         depth = _bow_curve(T, t0, rng.uniform(0.5, 0.95), hold)  # total forward tilt (radians)
         cues.append(dict(pitch=0.35 * depth, bend=0.65 * depth, nod=0.4 * depth / 0.95))
-    a = Actor(xa, ya, dict(cues[0], look=head_guess(xb)))
-    b = Actor(xb, yb, dict(cues[1], look=head_guess(xa)))
+    a = actor(rng, xa, ya, dict(cues[0], look=head_guess(xb)))
+    b = actor(rng, xb, yb, dict(cues[1], look=head_guess(xa)))
     if hand:
         pre = _prepass(a)[0]
         w = window(T, t_a - sec(0.5), t_a, t_a + hold_a + sec(0.5), t_a + hold_a + sec(1.1))
@@ -425,7 +446,7 @@ def wave(rng) -> Scene:
     T = finish(end, rng)
     xa, xb = pa.xz[:T], pb.xz[:T]
     ya, yb = face_each_other(xa, xb)
-    a, b = Actor(xa, ya, dict(look=head_guess(xb))), Actor(xb, yb, dict(look=head_guess(xa)))
+    a, b = actor(rng, xa, ya, dict(look=head_guess(xb))), actor(rng, xb, yb, dict(look=head_guess(xa)))
     pre = _prepass(a, b)
     sb = pick_side(rng)
     for me, p, side, t0, dur in ((a, pre[0], s, t_a, dur_a), (b, pre[1], sb, t_b, dur_b)):
@@ -473,7 +494,7 @@ def side_by_side(rng) -> Scene:
     xa = centre + SIDE_SIGN[side_a] * 0.5 * gap * lat
     xb = centre - SIDE_SIGN[side_a] * 0.5 * gap * lat
     holding = rng.random() < 0.3
-    a, b = Actor(xa, heading.copy()), Actor(xb, heading.copy())
+    a, b = actor(rng, xa, heading.copy()), actor(rng, xb, heading.copy())
     if rng.random() < 0.5:  # they turn their heads to each other for a moment, chatting
         t_chat = t_start + sec(rng.uniform(0.8, 2.0))
         chat = window(T, t_chat, t_chat + sec(0.4), t_chat + sec(1.5), t_chat + sec(2.0))[:, None]
@@ -515,8 +536,8 @@ def circle(rng) -> Scene:
     extra = dict(height=np.full(T, -0.05) + STAND_HEIGHT, bend=np.full(T, 0.15))
     if guard:
         extra["rest_hand"] = rest_hands(T, GUARD)
-    a = Actor(xa, facing(xa, xb), dict(extra, look=head_guess(xb)))
-    b = Actor(xb, facing(xb, xa), dict(extra, look=head_guess(xa)))
+    a = actor(rng, xa, facing(xa, xb), dict(extra, look=head_guess(xb)))
+    b = actor(rng, xb, facing(xb, xa), dict(extra, look=head_guess(xa)))
     word = "counterclockwise" if ccw else "clockwise"
     texts = fill(rng, ["two people circle each other {dir}, facing each other.",
                        "keeping their eyes on each other, two people move around in a {dir} circle.",
@@ -556,8 +577,8 @@ def boxing(rng) -> Scene:
         hands[hand].append(wk)
     lean_b -= 0.15 * block
     b_rest = rest_hands(T, GUARD) + block[None, :, None] * np.array([[0.0, 0.07, 0.05], [0.0, 0.07, 0.05]])[:, None]
-    b = Actor(xb, np.full(T, np.pi), dict(common, rest_hand=b_rest, bend=lean_b, look=head_guess(xa)), stance=stance)
-    a = Actor(xa, np.zeros(T), dict(common, bend=lean_a, twist=twist, look=head_guess(xb)), stance=stance)
+    b = actor(rng, xb, np.full(T, np.pi), dict(common, rest_hand=b_rest, bend=lean_b, look=head_guess(xa)), stance=stance)
+    a = actor(rng, xa, np.zeros(T), dict(common, bend=lean_a, twist=twist, look=head_guess(xb)), stance=stance)
     pre_b = _prepass(b)[0]
     cues = {}
     for hand, ws in hands.items():
@@ -570,15 +591,15 @@ def boxing(rng) -> Scene:
         texts = fill(rng, ["one person throws a flurry of punches at the other, who blocks with raised arms.",
                            "in a boxing stance, one person throws several punches with both fists while the other blocks.",
                            "one person punches at the other again and again, and the other covers up and blocks."])
-        side, actor = None, None
+        side, mover = None, None
     else:
         texts = fill(rng, ["one person throws punches at the other with their {side} fist, and the other blocks.",
                            "in a boxing stance, one person jabs at the other's face with their {side} hand while the other covers up.",
                            "one person punches at the other with their {side} hand; the other raises their guard and blocks.",
                            "two people spar: one person throws {side} jabs and the other blocks them."],
                      side=SIDES[s])
-        side, actor = SIDES[s], 0
-    return Scene((a.perform(), b.perform()), texts, side, actor)
+        side, mover = SIDES[s], 0
+    return Scene((a.perform(), b.perform()), texts, side, mover)
 
 
 def chase(rng) -> Scene:
@@ -616,8 +637,8 @@ def chase(rng) -> Scene:
     run = lambda x: np.clip(np.linalg.norm(np.gradient(x, axis=0), axis=-1) * FPS / 2.0, 0, 1)
     cues = lambda x: dict(pitch=0.12 * run(x), rest_hand=rest_hands(T) * (1 - run(x))[None, :, None]
                           + rest_hands(T, RUN_HANDS) * run(x)[None, :, None], arm_swing=0.5)
-    a = Actor(xa, ya, dict(cues(xa), look=head_guess(xb)), pace=RUN_PACE)
-    b = Actor(xb, yb, cues(xb), pace=RUN_PACE)
+    a = actor(rng, xa, ya, dict(cues(xa), look=head_guess(xb)), pace=RUN_PACE)
+    b = actor(rng, xb, yb, cues(xb), pace=RUN_PACE)
     if tag:
         close = np.flatnonzero(s_b[:T] - s_a[:T] < keep + 0.05)
         t_tag = int(close[0]) + sec(0.3) if len(close) else T - sec(0.5)
@@ -656,7 +677,7 @@ def pass_by(rng) -> Scene:
     xa, xb = pa.xz[:T], pb.xz[:T]
     ya = travel_heading(xa, np.zeros(T))
     yb = travel_heading(xb, np.full(T, np.pi))
-    a, b = Actor(xa, ya), Actor(xb, yb)
+    a, b = actor(rng, xa, ya), actor(rng, xb, yb)
     if rng.random() < 0.6:  # they glance at each other while close
         dz = np.abs(xa[:, 1] - xb[:, 1])
         near = smoothstep((2.5 - dz) / 1.0)
@@ -700,8 +721,8 @@ def pat_shoulder(rng) -> Scene:
     if turns:
         w_look = ramp(T, t_e, t_e + sec(0.6))[:, None]
         look_b = (1 - w_look) * look_b + w_look * head_guess(xa)
-    a = Actor(xa, ya, dict(look=head_guess(xb)))
-    b = Actor(xb, np.unwrap(yb), dict(look=look_b))
+    a = actor(rng, xa, ya, dict(look=head_guess(xb)))
+    b = actor(rng, xb, np.unwrap(yb), dict(look=look_b))
     pre_b = _prepass(b)[0]
     shoulder = SHOULDER[s] if behind else SHOULDER[1 - s]  # the shoulder on the acting hand's side
     tt = np.arange(T)
@@ -741,8 +762,8 @@ def dance(rng) -> Scene:
     xa, xb = -r * u + sway, r * u + sway
     bob = STAND_HEIGHT - 0.03 + 0.02 * np.cos(4 * np.pi * beat * tt)
     ya, yb = facing(xa, xb), facing(xb, xa)
-    a = Actor(xa, ya, dict(look=head_guess(xb), height=bob, lean=0.08 * np.sin(2 * np.pi * beat * tt)))
-    b = Actor(xb, yb, dict(look=head_guess(xa), height=bob, lean=-0.08 * np.sin(2 * np.pi * beat * tt)))
+    a = actor(rng, xa, ya, dict(look=head_guess(xb), height=bob, lean=0.08 * np.sin(2 * np.pi * beat * tt)))
+    b = actor(rng, xb, yb, dict(look=head_guess(xa), height=bob, lean=-0.08 * np.sin(2 * np.pi * beat * tt)))
     # Both hands held: A's left with B's right (the same side of the world) and A's right with B's left.
     mid = 0.5 * (xa + xb)
     lat_a = lateral(ya)
@@ -782,8 +803,8 @@ def pull_arm(rng) -> Scene:
     xb = shifted + [0.0, d - speed * lag / FPS]
     ya, yb = facing(xa, xb), facing(xb, xa)
     drag = window(T, t_g + sec(0.3), t_g + sec(0.7), T - sec(0.6), T)
-    a = Actor(xa, ya, dict(look=head_guess(xb), bend=-0.1 * drag))
-    b = Actor(xb, yb, dict(look=head_guess(xa), bend=0.25 * drag), pace=0.85)
+    a = actor(rng, xa, ya, dict(look=head_guess(xb), bend=-0.1 * drag))
+    b = actor(rng, xb, yb, dict(look=head_guess(xa), bend=0.25 * drag), pace=0.85)
     pre_a, pre_b = _prepass(a, b)
     # The grip: first B's resting hand, then a point in front of A's side that A walks away with.
     b_rest_wrist = pre_b.joints[:, WRIST[sb]]
@@ -820,7 +841,7 @@ def kick(rng) -> Scene:
     extend = window(T, t_k - sec(0.15), t_k, t_k + sec(0.08), t_k + sec(0.3))
     lift = window(T, t_k - sec(0.4), t_k - sec(0.2), t_k + sec(0.3), t_k + sec(0.55))
     react = window(T, t_k, t_k + sec(0.15), t_k + sec(0.4), t_k + sec(1.0))
-    b = Actor(xb, yb, dict(look=head_guess(xa), bend=0.35 * react), pace=0.8)
+    b = actor(rng, xb, yb, dict(look=head_guess(xa), bend=0.35 * react), pace=0.8)
     pre_b = _prepass(b)[0]
     # The foot: chambered knee-high in front of the hip, then shot out at the other's belly, then back down.
     knee_up = point(xa, ya, [sigma * 0.08, 0.0, 0.30], 0.50)
@@ -828,7 +849,7 @@ def kick(rng) -> Scene:
     belly[:] = belly[min(t_k, T - 1)]  # aimed where the belly is at impact
     target = knee_up + extend[:, None] * (belly - knee_up)
     arms = rest_hands(T, GUARD) * lift[None, :, None] + rest_hands(T) * (1 - lift)[None, :, None]
-    a = Actor(xa, ya, dict(look=head_guess(xb), bend=-0.2 * lift, rest_hand=arms))
+    a = actor(rng, xa, ya, dict(look=head_guess(xb), bend=-0.2 * lift, rest_hand=arms))
     a.feet = {s: (target, lift)}
     texts = fill(rng, ["one person kicks the other in the stomach with their {side} leg" +
                        (", and the other stumbles back." if hit_back else ", and the other doubles over."),
@@ -855,10 +876,10 @@ def point_direction(rng) -> Scene:
     far = np.array([0.0, 1.3, 0.5 * d]) + 6.0 * direction
     look_turn = ramp(T, t_p + sec(0.4), t_p + sec(1.0))
     yb = blend_yaw(np.full(T, np.pi), np.arctan2(far[0] - xb[0, 0], far[2] - xb[0, 1]), 0.6 * look_turn)
-    a = Actor(xa, ya, dict(look=np.repeat(far[None], T, 0) * ramp(T, t_p - sec(0.4), t_p)[:, None]
+    a = actor(rng, xa, ya, dict(look=np.repeat(far[None], T, 0) * ramp(T, t_p - sec(0.4), t_p)[:, None]
                            + head_guess(xb) * (1 - ramp(T, t_p - sec(0.4), t_p))[:, None]))
     look_b = head_guess(xa) * (1 - look_turn)[:, None] + np.repeat(far[None], T, 0) * look_turn[:, None]
-    b = Actor(xb, np.unwrap(yb), dict(look=look_b))
+    b = actor(rng, xb, np.unwrap(yb), dict(look=look_b))
     pre_a = _prepass(a)[0]
     target = pre_a.joints[:, SHOULDER[s]] + 0.8 * direction + [0, 0.12, 0]
     w = window(T, t_p - sec(0.5), t_p, t_p + hold, t_p + hold + sec(0.5))
@@ -886,7 +907,7 @@ def hand_over(rng) -> Scene:
     T = finish(t_away + sec(1.2), rng)
     xa, xb = pa.xz[:T], pb.xz[:T]
     ya, yb = face_each_other(xa, xb)
-    a, b = Actor(xa, ya, dict(look=head_guess(xb))), Actor(xb, yb, dict(look=head_guess(xa)))
+    a, b = actor(rng, xa, ya, dict(look=head_guess(xb))), actor(rng, xb, yb, dict(look=head_guess(xa)))
     pre_b = _prepass(b)[0]
     meet = np.repeat([[sigma * 0.05, height, 0.5 * d]], T, 0)
     w_a = window(T, t_offer - sec(0.6), t_offer, t_away, t_away + sec(0.5))
@@ -925,8 +946,8 @@ def greet_part(rng) -> Scene:
     leaving = ramp(T, t_talk, t_talk + sec(0.4))[:, None]
     ahead_a = np.c_[xa[:, 0] + 5 * da, np.full(T, HEAD_HEIGHT), xa[:, 1]]
     ahead_b = np.c_[xb[:, 0] - 5 * da, np.full(T, HEAD_HEIGHT), xb[:, 1]]
-    a = Actor(xa, ya, dict(look=(1 - leaving) * head_guess(xb) + leaving * ahead_a))
-    b = Actor(xb, yb, dict(look=(1 - leaving) * head_guess(xa) + leaving * ahead_b))
+    a = actor(rng, xa, ya, dict(look=(1 - leaving) * head_guess(xb) + leaving * ahead_a))
+    b = actor(rng, xb, yb, dict(look=(1 - leaving) * head_guess(xa) + leaving * ahead_b))
     pre_a = _prepass(a)[0]
     tt = np.arange(T)
     wave_x = 0.12 * np.sin(2 * np.pi * 2.0 * (tt - t_w) / FPS)
