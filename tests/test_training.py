@@ -206,6 +206,16 @@ def test_plot_fusion_redraws_figure_8(tmp_path, dataset, encoder):
         plot_fusion(tmp_path / "empty")
 
 
+def test_tensorboard_logs_feed_plot_fusion(tmp_path, dataset, encoder):
+    pytest.importorskip("tensorboard")
+    run = train(_cfg("train.max_steps=3", "train.ckpt_every=3", "train.logger=tensorboard"), run_dir=tmp_path / "run",
+                dataset=dataset, text_encoder=encoder, trainer_overrides=QUIET)
+    assert list((run / "logs").rglob("events.out.tfevents.*"))
+    series = read_fusion_log(run)
+    assert series["layer0.beta_c"][0] == [0, 1, 2]
+    assert plot_fusion(run).is_file()
+
+
 def test_export_round_trip_fp16_and_foreign_folders(tmp_path, dataset):
     from intermamba.data import compute_normalizer
     from intermamba.model import build_model
