@@ -153,15 +153,13 @@ class ASTM(nn.Module):
         # The Linear of Eqs. 7 and 8 for all branches in one matmul; the MSSM's source gets its own Linear.
         self.in_proj = nn.Linear(d_model, num_branches * d_inner)
         self.source_proj = nn.Linear(d_model, num_branches * d_inner) if cross else None
-        # Eq. 9 / Eq. 13: w_alpha (alpha_c) weighs the temporal branch, w_beta (beta_c) the spatial one.
-        weight = (lambda: nn.Parameter(torch.tensor(FUSION_INIT))) if adaptive_fusion else (
-            lambda: torch.tensor(FIXED_FUSION_WEIGHT))
-        if adaptive_fusion:
-            self.w_alpha = weight() if use_temporal else None
-            self.w_beta = weight()
-        else:
-            self.register_buffer("w_alpha", weight() if use_temporal else None)
-            self.register_buffer("w_beta", weight())
+        # Eq. 9 / Eq. 13: w_alpha (alpha_c) weighs the temporal branch, w_beta (beta_c) the spatial one. The
+        # "w/o adaptive param." ablation keeps them fixed (buffers, not trained); a missing branch has none.
+        for name, present in (("w_alpha", use_temporal), ("w_beta", True)):
+            if present and adaptive_fusion:
+                setattr(self, name, nn.Parameter(torch.tensor(FUSION_INIT)))
+            else:
+                self.register_buffer(name, torch.tensor(FIXED_FUSION_WEIGHT) if present else None)
 
     def forward(self, h, mask=None, inter=None):
         """h: (b, T, D) normalised features; mask (b, T) bool; inter (b, T, D) h_inter for the cross variant."""
