@@ -290,3 +290,13 @@ def test_a_few_optimiser_steps_lower_the_loss():
     assert all(math.isfinite(v) for v in losses)
     weights = model.fusion_weights()
     assert any(abs(v - 0.5) > 1e-6 for v in weights.values())        # the fusion weights are learnt
+
+
+def test_info_command_prints_parameters_by_module(capsys):
+    from intermamba.cli import main
+
+    assert main(["info", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "layers.0.self_block" in out and "layers.0.cross_block" in out and "total (trainable)" in out
+    assert main(["info", "tiny", "model.spatial_mode=joints", "model.num_joint_tokens=5"]) == 2
+    assert "num_joint_tokens" in capsys.readouterr().err
