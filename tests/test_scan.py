@@ -5,6 +5,7 @@ import torch
 
 from intermamba.ops import (
     mamba_ssm_available,
+    native_available,
     resolve_backend,
     scan_backend,
     selective_scan,
@@ -13,6 +14,15 @@ from intermamba.ops import (
 )
 
 LAYOUTS = ("time_invariant", "input_dependent", "grouped")
+# The fast CPU paths: pure PyTorch, and the compiled kernel where a C++ compiler could build it.
+FAST = ["fused", pytest.param("native", marks=pytest.mark.skipif(not native_available(),
+                                                                 reason="compiled CPU scan unavailable"))]
+
+
+def fast_scan(backend):
+    def scan(*args, **kw):
+        return selective_scan(*args, backend=backend, **kw)
+    return scan
 
 
 def make_inputs(batch, dim, d_state, length, *, layout_B, layout_C=None, groups=2, dtype=torch.float64, seed=0):
@@ -52,23 +62,25 @@ def call(fn, x, use_D, use_z, use_bias, softplus, last=False, **kw):
               softplus, last, **kw)
 
 
+@pytest.mark.parametrize("backend", FAST)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("options", OPTIONS)
 @pytest.mark.parametrize("shape", [(2, 4, 3, 1), (1, 6, 5, 7), (3, 4, 2, 13)])
-def test_fused_matches_reference_float64(layout, options, shape):
+def test_fast_matches_reference_float64(backend, layout, options, shape):
     x = make_inputs(*shape, layout_B=layout)
     y_ref, h_ref = call(selective_scan_ref, x, *options, last=True)
-    y_fast, h_fast = call(selective_scan_fused, x, *options, last=True)
+    y_fast, h_fast = call(fast_scan(backend), x, *options, last=True)
     assert y_fast.dtype == torch.float64 and y_fast.shape == y_ref.shape
     torch.testing.assert_close(y_fast, y_ref, atol=1e-10, rtol=0)
     torch.testing.assert_close(h_fast, h_ref, atol=1e-10, rtol=0)
 
 
+@pytest.mark.parametrize("backend", FAST)
 @pytest.mark.parametrize("layout_B,layout_C", [("time_invariant", "input_dependent"),
                                                ("grouped", "time_invariant"), ("input_dependent", "grouped")])
-def test_mixed_layouts_of_B_and_C(layout_B, layout_C):
+def test_mixed_layouts_of_B_and_C(backend, layout_B, layout_C):
     x = make_inputs(2, 6, 3, 9, layout_B=layout_B, layout_C=layout_C)
-    torch.testing.assert_close(call(selective_scan_fused, x, True, True, True, True),
+    torch.testing.assert_close(call(fast_scan(backend), x, True, True, True, True),
                                call(selective_scan_ref, x, True, True, True, True), atol=1e-10, rtol=0)
 
 
@@ -85,9 +97,10 @@ def test_inference_path_crosses_chunks_like_the_saving_path():
     torch.testing.assert_close(y_chunked, call(selective_scan_ref, x, True, True, True, True), atol=1e-10, rtol=0)
 
 
+@pytest.mark.parametrize("backend", FAST)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("options", [(True, True, True, True), (False, False, False, False)])
-def test_gradcheck_every_input(layout, options):
+def test_gradcheck_every_input(backend, layout, options):
     x = make_inputs(2, 4, 3, 5, layout_B=layout, seed=1)
     names = ["u", "delta", "A", "B", "C", "D", "z", "delta_bias"]
     use_D, use_z, use_bias, softplus = options
@@ -96,16 +109,17 @@ def test_gradcheck_every_input(layout, options):
     leaves = [x[n].clone().requires_grad_() for n in names]
 
     def fn(u, delta, A, B, C, D, z, delta_bias):  # both outputs, so the last state's gradient is checked too
-        return selective_scan_fused(u, delta, A, B, C, D if use_D else None, z if use_z else None,
-                                    delta_bias if use_bias else None, softplus, True)
+        return selective_scan(u, delta, A, B, C, D if use_D else None, z if use_z else None,
+                              delta_bias if use_bias else None, softplus, True, backend=backend)
 
     assert torch.autograd.gradcheck(fn, leaves)
 
 
-def test_gradients_match_reference_float32_long_sequence():
+@pytest.mark.parametrize("backend", FAST)
+def test_gradients_match_reference_float32_long_sequence(backend):
     x = make_inputs(2, 8, 16, 1000, layout_B="input_dependent", dtype=torch.float32, seed=2)
     grads = []
-    for fn in (selective_scan_ref, selective_scan_fused):
+    for fn in (selective_scan_ref, fast_scan(backend)):
         leaves = {k: v.clone().requires_grad_() for k, v in x.items()}
         y = call(fn, leaves, True, True, True, True)
         y.square().mean().backward()
@@ -116,10 +130,11 @@ def test_gradients_match_reference_float32_long_sequence():
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-3)
 
 
-def test_half_precision_input_is_computed_in_float32_and_returned_in_input_dtype():
+@pytest.mark.parametrize("backend", FAST)
+def test_half_precision_input_is_computed_in_float32_and_returned_in_input_dtype(backend):
     x = make_inputs(1, 4, 3, 6, layout_B="input_dependent", dtype=torch.float32)
-    y = selective_scan_fused(x["u"].bfloat16(), x["delta"].abs().bfloat16(), x["A"], x["B"].bfloat16(),
-                             x["C"].bfloat16())
+    y = fast_scan(backend)(x["u"].bfloat16(), x["delta"].abs().bfloat16(), x["A"], x["B"].bfloat16(),
+                           x["C"].bfloat16())
     y_ref = selective_scan_ref(x["u"].bfloat16(), x["delta"].abs().bfloat16(), x["A"], x["B"].bfloat16(),
                                x["C"].bfloat16())
     assert y.dtype == torch.bfloat16
@@ -128,12 +143,13 @@ def test_half_precision_input_is_computed_in_float32_and_returned_in_input_dtype
 
 def test_dispatch_forcing_and_default():
     x = make_inputs(1, 4, 3, 5, layout_B="time_invariant")
-    assert resolve_backend(x["u"]) == "fused"  # CPU: the fused path, whatever is installed
+    cpu_default = "native" if native_available() else "fused"   # mamba-ssm is never chosen on CPU
+    assert resolve_backend(x["u"]) == cpu_default
     assert resolve_backend(x["u"], "ref") == "ref"
     with scan_backend("ref"):
         assert resolve_backend(x["u"]) == "ref"
         assert resolve_backend(x["u"], "fused") == "fused"  # an explicit keyword wins over the context
-    assert resolve_backend(x["u"]) == "fused"
+    assert resolve_backend(x["u"]) == cpu_default
     for backend in ("ref", "fused", "auto"):
         y = call(selective_scan, x, True, True, True, True, backend=backend)
         torch.testing.assert_close(y, call(selective_scan_ref, x, True, True, True, True), atol=1e-10, rtol=0)

@@ -3,6 +3,7 @@
 from .scan import (
     BACKENDS,
     mamba_ssm_available,
+    native_available,
     resolve_backend,
     scan_backend,
     selective_scan,
@@ -10,5 +11,5 @@ from .scan import (
     selective_scan_ref,
 )
 
-__all__ = ["BACKENDS", "mamba_ssm_available", "resolve_backend", "scan_backend", "selective_scan",
+__all__ = ["BACKENDS", "mamba_ssm_available", "native_available", "resolve_backend", "scan_backend", "selective_scan",
            "selective_scan_fused", "selective_scan_ref"]
