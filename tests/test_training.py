@@ -129,6 +129,8 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert cli_main(["train", "--config", "tiny", "--run-dir", str(tmp_path / "none"), "--resume"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("intermamba train: error:") and "no checkpoint" in err and "\n" not in err
+    assert cli_main(["train", "--config", "tiny", "--run-dir", str(tmp_path / "ih"), "data.dataset=interhuman"]) == 2
+    assert "data.root" in capsys.readouterr().err and not (tmp_path / "ih").exists()   # nothing written
     assert cli_main(["plot-fusion", str(tmp_path / "missing")]) == 2
     assert "not found" in capsys.readouterr().err
 

@@ -395,6 +395,16 @@ def _prepare_run_dir(cfg: Config, run_dir: Path, resume: Optional[bool]) -> Opti
     return last
 
 
+def _dataset(cfg: Config, split: str):
+    """build_dataset, with its ValueErrors (missing data.root, no usable items) as TrainingErrors."""
+    from .data import build_dataset
+
+    try:
+        return build_dataset(cfg.data, split)
+    except ValueError as err:
+        raise TrainingError(str(err)) from err
+
+
 def _normalizer_for(cfg: Config, run_dir: Path, dataset):
     """The run's normaliser: computed from the training set on the first start, then read from the run folder."""
     from .data import compute_normalizer
@@ -451,31 +461,34 @@ def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Option
     """Train `cfg` in `run_dir` (default train.out_dir/<cfg.name>); returns the run folder.
 
     dataset: a MotionDataset to train on instead of build_dataset(cfg.data, "train") (e.g. one built from your
-    own RawItems), val_dataset likewise for the "val" split (used when train.val_every is set); model: a denoiser to train instead of build_model(cfg); text_encoder: an already built
-    encoder for cfg.text (saves loading it again).
+    own RawItems), val_dataset likewise for the "val" split (used when train.val_every is set); model: a
+    denoiser to train instead of build_model(cfg); text_encoder: an already built encoder for cfg.text.
 
     resume: None continues from run_dir's last checkpoint when there is one; True requires one; False
     refuses to touch a folder that holds a run.
     """
-    from .data import build_dataset, collate
+    from .data import collate
 
     _check_precision(cfg)
     run_dir = Path(run_dir) if run_dir is not None else Path(cfg.train.out_dir) / cfg.name
     ckpt_path = _prepare_run_dir(cfg, run_dir, resume)
+    # the data first: a wrong data.root fails before anything is written
+    dataset = dataset if dataset is not None else _dataset(cfg, "train")
+    val = None
+    if cfg.train.val_every:
+        val = val_dataset if val_dataset is not None else _dataset(cfg, "val")
     run_dir.mkdir(parents=True, exist_ok=True)
     if ckpt_path is None:
         atomic_write_text(run_dir / CONFIG_FILE, cfg.to_json())   # (every DDP process writes the same bytes)
     torch.manual_seed(cfg.train.seed)  # model initialisation
 
-    dataset = dataset if dataset is not None else build_dataset(cfg.data, "train")
     normalizer = _normalizer_for(cfg, run_dir, dataset)
     module = DiffusionModule(cfg, normalizer, model=model, text_encoder=text_encoder)
     trainer = build_trainer(cfg, run_dir, callbacks=callbacks, **(trainer_overrides or {}))
     train_loader = StepLoader(dataset, batch_size=cfg.train.batch_size, seed=cfg.train.seed, num_workers=
                               cfg.data.num_workers, collate_fn=collate, step_fn=lambda: trainer.global_step)
     val_loader = None
-    if cfg.train.val_every:
-        val = val_dataset if val_dataset is not None else build_dataset(cfg.data, "val")
+    if val is not None:
         val_loader = torch.utils.data.DataLoader(_SeededItems(val), batch_size=cfg.train.batch_size,
                                                  sampler=[(i, seed_for(cfg.train.seed, i, 3)) for i in range(len(val))],
                                                  collate_fn=collate, num_workers=cfg.data.num_workers)
