@@ -12,6 +12,7 @@ hits every config alike. `scan_benchmark` times the selective-scan backends agai
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
 import os
@@ -35,7 +36,7 @@ SWEEP_FRAMES = (75, 150, 300, 600, 1200)
 QUICK_SWEEP_FRAMES = (75, 150, 300)
 SCAN_SHAPES = ((2, 300, 512), (8, 300, 1024), (600, 22, 256))   # (batch, L, channels), as in the facts file
 SCAN_D_STATE = 16
-RSS_POLL_S = 0.002                       # CPU peak memory: resident-set samples this often during a call
+HEAP_POLL_S = 0.001                      # CPU peak memory: malloc's in-use bytes sampled this often during a call
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -53,16 +54,32 @@ def _timed(fn: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def _rss_bytes() -> Optional[int]:
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def _heap_reader() -> Optional[Callable[[], int]]:
+    """Bytes currently allocated by malloc (glibc's mallinfo2: arena blocks in use + mmapped blocks), or None.
+
+    The resident set would miss a call's peak: memory freed by an earlier call stays resident and is reused.
+    """
     try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
+        libc = ctypes.CDLL(None)
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
         return None
+    mallinfo2.restype = _MallInfo2
+
+    def in_use() -> int:
+        info = mallinfo2()
+        return info.uordblks + info.hblkhd
+    return in_use
 
 
 def peak_memory(fn: Callable[[], object], device: torch.device) -> Optional[int]:
-    """Bytes a call adds at its peak: CUDA's allocator peak, or on CPU the resident set sampled by a thread."""
+    """Bytes a call adds at its peak: CUDA's allocator peak, or on CPU malloc's in-use bytes sampled by a thread."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -70,15 +87,16 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> Optional[int]
         fn()
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - before
-    before = _rss_bytes()
-    if before is None:
+    in_use = _heap_reader()
+    if in_use is None:
         return None
+    before = in_use()
     peak, done = [before], threading.Event()
 
     def poll():
         while not done.is_set():
-            peak[0] = max(peak[0], _rss_bytes() or 0)
-            time.sleep(RSS_POLL_S)
+            peak[0] = max(peak[0], in_use())
+            time.sleep(HEAP_POLL_S)
 
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()
@@ -87,7 +105,7 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> Optional[int]
     finally:
         done.set()
         thread.join()
-    return max(peak[0], _rss_bytes() or 0) - before
+    return max(peak[0], in_use()) - before
 
 
 def count_flops(fn: Callable[[], object]) -> int:

@@ -557,14 +557,16 @@ def _run_bench(args):
     import torch
 
     from . import bench
-    from .ops import mamba_ssm_available
+    from .ops import mamba_ssm_available, native_available
 
     if args.threads:
         torch.set_num_threads(args.threads)
     progress = not args.no_progress
     if args.scan:
         shapes = bench.SCAN_SHAPES[:1] if args.quick else bench.SCAN_SHAPES
-        backends = ["ref", "fused"] + (["mamba_ssm"] if args.device.startswith("cuda") and mamba_ssm_available() else [])
+        on_cuda = args.device.startswith("cuda")
+        backends = ["ref", "fused"] + (["native"] if not on_cuda and native_available() else []) + \
+            (["mamba_ssm"] if on_cuda and mamba_ssm_available() else [])
         rows = bench.scan_benchmark(shapes, backends=backends, repeats=args.repeats or (2 if args.quick else 3),
                                     device=args.device, progress=progress)
         print(bench.format_scan_table(rows))
