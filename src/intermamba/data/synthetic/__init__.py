@@ -30,7 +30,7 @@ from typing import Optional
 
 import numpy as np
 
-from ...skeleton import NUM_JOINTS, NUM_ROT_JOINTS, ROT6D_DIM
+from ...skeleton import MAX_FRAMES, NUM_JOINTS, NUM_ROT_JOINTS, ROT6D_DIM
 from .kinds import KINDS, Scene
 
 KIND_NAMES = tuple(KINDS)
@@ -104,18 +104,29 @@ def _cache_dir() -> Path:
 
 
 def _build_split(indices: list, seed: int, progress: bool):
+    """Generate the items of a split into one (2, sum T, ...) array per quantity.
+
+    The buffers are allocated for the longest possible items and filled in place: untouched pages of np.empty
+    cost no memory, and nothing is concatenated, so the peak stays at the size of the split itself.
+    """
     iterator = indices
     if progress:
         from tqdm import tqdm
         iterator = tqdm(indices, desc="synthetic world", unit="item", leave=False)
-    samples = [generate(i, seed) for i in iterator]
-    lengths = np.array([s.positions.shape[1] for s in samples], dtype=np.int64)
-    positions = np.concatenate([s.positions for s in samples], axis=1) if samples else np.zeros((2, 0, NUM_JOINTS, 3))
-    rotations = np.concatenate([s.rotations for s in samples], axis=1) if samples else \
-        np.zeros((2, 0, NUM_ROT_JOINTS, ROT6D_DIM))
-    texts = ["\t".join(t.replace("\t", " ") for t in s.texts) for s in samples]
-    kinds = [s.kind for s in samples]
-    return lengths, positions.astype(np.float32), rotations.astype(np.float32), texts, kinds
+    capacity = len(indices) * MAX_FRAMES
+    positions = np.empty((2, capacity, NUM_JOINTS, 3), dtype=np.float32)
+    rotations = np.empty((2, capacity, NUM_ROT_JOINTS, ROT6D_DIM), dtype=np.float32)
+    lengths, texts, kinds, used = [], [], [], 0
+    for i in iterator:
+        s = generate(i, seed)
+        T = s.positions.shape[1]
+        positions[:, used:used + T] = s.positions
+        rotations[:, used:used + T] = s.rotations
+        used += T
+        lengths.append(T)
+        texts.append("\t".join(t.replace("\t", " ") for t in s.texts))
+        kinds.append(s.kind)
+    return np.array(lengths, dtype=np.int64), positions[:, :used], rotations[:, :used], texts, kinds
 
 
 def _save_atomic(folder: Path, lengths, positions, rotations, texts, kinds) -> None:
