@@ -110,3 +110,22 @@ def plan_steps(root_xz: np.ndarray, yaw: np.ndarray, *, stance=None, pace: float
         t = t1 + gap
     feet[..., 1] += ANKLE_HEIGHT
     return Steps(feet=feet, yaw=feet_yaw, stance=stance_mask, swings=swings)
+
+
+WEIGHT_SHIFT = 0.3  # fraction of the way the pelvis leans sideways towards the supporting foot
+
+
+def weight_shift(root_xz: np.ndarray, yaw: np.ndarray, steps: Steps) -> np.ndarray:
+    """(T, 2) sideways pelvis offset towards the foot (or feet) on the ground, smoothed: the side-to-side
+    sway of a walk. Standing on both feet it is zero, so it changes nothing for people who stand."""
+    planted = steps.stance.astype(np.float64)  # (2, T)
+    weight = planted / np.maximum(planted.sum(0, keepdims=True), 1.0)
+    support = np.einsum("st,stk->tk", weight, steps.feet[..., [0, 2]])
+    support = np.where(planted.sum(0)[:, None] > 0, support, root_xz)  # both feet up: no pull
+    side = body_to_world(yaw, np.broadcast_to([1.0, 0.0, 0.0], (len(yaw), 3)))[:, [0, 2]]
+    offset = np.sum((support - root_xz) * side, -1) - np.sum((np.mean(steps.feet[:, :1, [0, 2]], 0) - root_xz[:1])
+                                                              * side[:1], -1)
+    width = 4
+    padded = np.pad(offset, width, mode="edge")
+    smooth = np.convolve(padded, np.ones(2 * width + 1) / (2 * width + 1), "valid")
+    return WEIGHT_SHIFT * smooth[:, None] * side

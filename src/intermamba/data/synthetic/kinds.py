@@ -70,7 +70,8 @@ class Actor:
             feet[side] = (1.0 - w[:, None]) * feet[side] + w[:, None] * target
             pitch[side] = KICK_TOE_POINT * w
             stance[side] &= w < 1e-3
-        local, _, joints = pose(Cues(root_xz=self.xz, yaw=self.yaw, feet=feet, feet_yaw=steps.yaw, feet_pitch=pitch,
+        xz = self.xz + gait.weight_shift(self.xz, self.yaw, steps)
+        local, _, joints = pose(Cues(root_xz=xz, yaw=self.yaw, feet=feet, feet_yaw=steps.yaw, feet_pitch=pitch,
                                      **self.cues), legs=legs)
         return Person(local=local, joints=joints, stance=stance, yaw=self.yaw)
 
