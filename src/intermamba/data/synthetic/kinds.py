@@ -201,11 +201,13 @@ def handshake(rng) -> Scene:
         "two people greet each other with a handshake, using their {side} hands.",
         "the two people meet, reach out their {side} hands and shake hands.",
         "one person and the other shake hands with their {side} hands, pumping a few times.",
+        "two people meet and shake hands.",
     ] if mode != "near" else [
         "two people stand facing each other and shake {side} hands.",
         "two people shake hands with their {side} hands.",
         "facing each other, two people reach out their {side} hands and shake.",
         "the two people greet each other with a handshake, using their {side} hands.",
+        "two people shake hands.",
     ], side=SIDES[s])
     if back:
         texts = [t[:-1] + ", then step back." for t in texts]
@@ -321,7 +323,8 @@ def high_five(rng) -> Scene:
         texts = fill(rng, ["one person raises their {side} hand and gives the other a high five.",
                            "one person high fives the other with their {side} hand.",
                            "two people high five, one person using their {side} hand.",
-                           "one person lifts their {side} hand up high and the other slaps it in a high five."],
+                           "one person lifts their {side} hand up high and the other slaps it in a high five.",
+                           "two people give each other a high five."],
                      side=SIDES[s])
         side, mover = SIDES[s], 0
     return Scene((a.perform(), b.perform()), texts, side, mover, contacts)
@@ -367,7 +370,8 @@ def push(rng) -> Scene:
         texts = fill(rng, ["one person pushes the other with their {side} hand, and the other staggers back.",
                            "using their {side} hand, one person shoves the other, who stumbles backward.",
                            "one person shoves the other's shoulder with their {side} hand, pushing them back.",
-                           "one person pushes the other away with their {side} hand and the other stumbles back."],
+                           "one person pushes the other away with their {side} hand and the other stumbles back.",
+                           "one person pushes the other, who stumbles backward."],
                      side=SIDES[s])
         side, mover = SIDES[s], 0
     return Scene((a.perform(), b.perform()), texts, side, mover)
@@ -464,7 +468,8 @@ def wave(rng) -> Scene:
     first = ["one person waves at the other with their {side} hand from a distance.",
              "from far away, one person raises their {side} hand and waves to the other.",
              "one person waves their {side} hand at the other across the room.",
-             "one person greets the other from afar by waving their {side} hand."]
+             "one person greets the other from afar by waving their {side} hand.",
+             "one person waves to the other from far away."]
     texts = fill(rng, first, side=SIDES[s])
     if back:
         texts = [t[:-1] + ", and the other waves back." for t in texts]
@@ -597,7 +602,8 @@ def boxing(rng) -> Scene:
         texts = fill(rng, ["one person throws punches at the other with their {side} fist, and the other blocks.",
                            "in a boxing stance, one person jabs at the other's face with their {side} hand while the other covers up.",
                            "one person punches at the other with their {side} hand; the other raises their guard and blocks.",
-                           "two people spar: one person throws {side} jabs and the other blocks them."],
+                           "two people spar: one person throws {side} jabs and the other blocks them.",
+                           "two people box; one throws punches and the other blocks."],
                      side=SIDES[s])
         side, mover = SIDES[s], 0
     return Scene((a.perform(), b.perform()), texts, side, mover)
@@ -651,7 +657,8 @@ def chase(rng) -> Scene:
         texts = fill(rng, ["one person chases the other and tags them on the back with their {side} hand.",
                            "one person runs after the other, catches up and touches their back with their {side} hand.",
                            "one person runs after the other and taps their back with the {side} hand.",
-                           "playing tag, one person chases the other and touches them with their {side} hand."],
+                           "playing tag, one person chases the other and touches them with their {side} hand.",
+                           "one person chases the other and tags them."],
                      side=SIDES[s])
         return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
     texts = fill(rng, ["one person chases after the other, who runs away.",
@@ -734,14 +741,16 @@ def pat_shoulder(rng) -> Scene:
     if behind:
         texts = fill(rng, ["one person walks up behind the other and pats them on the shoulder with their {side} hand.",
                            "one person comes up from behind and taps the other on the shoulder with their {side} hand.",
-                           "approaching from behind, one person pats the other's shoulder using their {side} hand."],
+                           "approaching from behind, one person pats the other's shoulder using their {side} hand.",
+                           "one person walks up behind the other and taps them on the shoulder."],
                      side=SIDES[s])
         if turns:
             texts = [t[:-1] + ", and the other turns around." for t in texts]
     else:
         texts = fill(rng, ["one person pats the other on the shoulder with their {side} hand.",
                            "one person gives the other a friendly pat on the shoulder using their {side} hand.",
-                           "facing the other, one person pats their shoulder a few times with the {side} hand."],
+                           "facing the other, one person pats their shoulder a few times with the {side} hand.",
+                           "one person pats the other on the shoulder."],
                      side=SIDES[s])
     return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
 
@@ -819,7 +828,8 @@ def pull_arm(rng) -> Scene:
     texts = fill(rng, ["one person grabs the other's {bside} arm with their {side} hand and pulls them along.",
                        "one person takes the other by the {bside} hand and drags them forward.",
                        "using their {side} hand, one person pulls the other by the arm, and the other stumbles after them.",
-                       "one person grabs the other's {bside} wrist and walks backward, pulling them along."],
+                       "one person grabs the other's {bside} wrist and walks backward, pulling them along.",
+                       "one person pulls the other along by the arm."],
                  side=SIDES[s], bside=SIDES[sb])
     t_c = t_g + sec(0.6)
     return Scene((a.perform(), b.perform()), texts, SIDES[s], 0, [(t_c, 0, WRIST[s], 1, WRIST[sb])])
@@ -856,7 +866,8 @@ def kick(rng) -> Scene:
                        (", and the other stumbles back." if hit_back else ", and the other doubles over."),
                        "one person lifts their {side} leg and kicks the other.",
                        "one person delivers a front kick with their {side} foot to the other's belly.",
-                       "with their {side} foot, one person kicks the other, who bends over from the blow."],
+                       "with their {side} foot, one person kicks the other, who bends over from the blow.",
+                       "one person kicks the other."],
                  side=SIDES[s])
     return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
 
@@ -888,7 +899,8 @@ def point_direction(rng) -> Scene:
     texts = fill(rng, ["one person points to their {side} with their {side} hand, and the other turns to look.",
                        "one person raises their {side} arm and points at something on their {side}; the other looks over.",
                        "one person points off to the {side}, and the other turns to see what they are pointing at.",
-                       "with the {side} arm stretched out, one person shows the other something, and the other looks."],
+                       "with the {side} arm stretched out, one person shows the other something, and the other looks.",
+                       "one person points at something and the other turns to look."],
                  side=SIDES[s])
     return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
 
@@ -922,7 +934,8 @@ def hand_over(rng) -> Scene:
     texts = fill(rng, ["one person hands something to the other with their {side} hand.",
                        "one person holds out an object in their {side} hand and the other takes it.",
                        "one person passes the other something with the {side} hand, and the other brings it to their chest.",
-                       "reaching out with their {side} hand, one person gives the other an item."], side=SIDES[s])
+                       "reaching out with their {side} hand, one person gives the other an item.",
+                       "one person hands the other something."], side=SIDES[s])
     return Scene((a.perform(), b.perform()), texts, SIDES[s], 0, [(t_take + sec(0.15), 0, WRIST[s], 1, WRIST[sb])])
 
 
@@ -959,7 +972,8 @@ def greet_part(rng) -> Scene:
     texts = fill(rng, ["two people meet, one waves with their {side} hand, and then they walk away in opposite directions.",
                        "two people walk up to each other; one person waves hello with their {side} hand, then both walk off.",
                        "one person greets the other with a wave of the {side} hand, they chat briefly and part ways.",
-                       "two people meet and greet, one raising their {side} hand, then they go separate ways."],
+                       "two people meet and greet, one raising their {side} hand, then they go separate ways.",
+                       "two people meet, say hello and walk away in different directions."],
                  side=SIDES[s])
     return Scene((a.perform(), b.perform()), texts, SIDES[s], 0)
 
