@@ -150,6 +150,20 @@ def test_step_loader_is_sharded_deterministic_and_resumable(dataset):
         len(StepLoader(dataset, batch_size=64, seed=0, rank=0, world_size=1))
 
 
+def test_length_buckets_batch_similar_lengths():
+    from intermamba.data import MotionDataset
+    from training_toys import toy_items
+
+    mixed = MotionDataset(toy_items(8, frames=20) + toy_items(8, frames=40, seed=1), max_frames=64, min_frames=8)
+    loader = StepLoader(mixed, batch_size=4, seed=3, rank=0, world_size=1, bucket_by_length=True)
+    for epoch in range(3):
+        batches = loader.batches(epoch)
+        assert sorted(i for b in batches for i, _ in b) == list(range(16))
+        for b in batches:
+            assert len({loader.lengths[i] for i, _ in b}) == 1     # one length per batch: no padding
+    assert loader.batches(0) != loader.batches(1) and sorted(set(loader.lengths)) == [19, 39]
+
+
 def test_weight_decay_skips_ssm_parameters_norms_and_biases(dataset, encoder):
     from intermamba.data import compute_normalizer
 

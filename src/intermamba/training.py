@@ -55,6 +55,7 @@ from .text import build_text_encoder, check_text_width
 CKPT_DIR, LOG_DIR, EXPORT_DIR = "checkpoints", "logs", "export"
 LAST_CKPT = "last.ckpt"
 CONFIG_FILE, NORMALIZER_FILE = "config.json", "normalizer.safetensors"
+BUCKET_BATCHES = 32   # train.bucket_by_length sorts windows of this many batches by length
 NO_DECAY_NAMES = ("A_log", "D", "bias")   # Mamba's convention: SSM parameters and biases are not decayed
 QUIET_WARNINGS = (  # Lightning notices that are expected here, not problems
     r".*defined a `validation_step` but have no `val_dataloader`.*",   # validation is optional (train.val_every)
@@ -95,6 +96,13 @@ class _SeededItems(torch.utils.data.Dataset):
         return self.dataset[index]
 
 
+def _entry_lengths(dataset) -> list[int]:
+    """Feature frames of each MotionDataset entry (an item cropped to max_frames loses its last frame)."""
+    if not hasattr(dataset, "entries") or not hasattr(dataset, "items"):
+        raise TrainingError("train.bucket_by_length needs a MotionDataset (with .entries and .items)")
+    return [min(dataset.items[i].frames, dataset.max_frames) - 1 for i, _ in dataset.entries]
+
+
 class StepLoader:
     """The training batches as a pure function of (seed, epoch, position): resumable at any step, sharded by rank.
 
@@ -106,9 +114,12 @@ class StepLoader:
     """
 
     def __init__(self, dataset, *, batch_size: int, seed: int, num_workers: int = 0, collate_fn=None,
-                 step_fn=None, rank: Optional[int] = None, world_size: Optional[int] = None):
+                 step_fn=None, rank: Optional[int] = None, world_size: Optional[int] = None,
+                 bucket_by_length: bool = False):
         self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
         self.num_workers, self.collate_fn = num_workers, collate_fn
+        # with buckets, each entry's feature length (a crop of at most max_frames, minus the dropped last frame)
+        self.lengths = _entry_lengths(dataset) if bucket_by_length else None
         self._rank, self._world_size = rank, world_size
         self._own_step = 0
         self.step_fn = step_fn if step_fn is not None else (lambda: self._own_step)
@@ -138,11 +149,16 @@ class StepLoader:
         """The (index, item seed) batches of this rank in `epoch`."""
         g = torch.Generator().manual_seed(seed_for(self.seed, epoch))
         order = torch.randperm(len(self.dataset), generator=g).tolist()[self.rank::self.world_size]
-        out = []
-        for b in range(len(self)):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-            out.append([(i, seed_for(self.seed, epoch, b * self.batch_size + k, self.rank)) for k, i in enumerate(idx)])
-        return out
+        if self.lengths is not None:
+            # sort windows of BUCKET_BATCHES batches by length, so a batch pads little; then shuffle the batches
+            window = self.batch_size * BUCKET_BATCHES
+            order = [i for w in range(0, len(order), window)
+                     for i in sorted(order[w:w + window], key=lambda j: self.lengths[j])]
+        batches = [order[b * self.batch_size:(b + 1) * self.batch_size] for b in range(len(self))]
+        if self.lengths is not None:
+            batches = [batches[k] for k in torch.randperm(len(batches), generator=g).tolist()]
+        return [[(i, seed_for(self.seed, epoch, b * self.batch_size + k, self.rank)) for k, i in enumerate(idx)]
+                for b, idx in enumerate(batches)]
 
     def __iter__(self) -> Iterator[dict]:
         epoch, offset = divmod(self.step_fn(), len(self))
@@ -486,7 +502,8 @@ def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Option
     module = DiffusionModule(cfg, normalizer, model=model, text_encoder=text_encoder)
     trainer = build_trainer(cfg, run_dir, callbacks=callbacks, **(trainer_overrides or {}))
     train_loader = StepLoader(dataset, batch_size=cfg.train.batch_size, seed=cfg.train.seed, num_workers=
-                              cfg.data.num_workers, collate_fn=collate, step_fn=lambda: trainer.global_step)
+                              cfg.data.num_workers, collate_fn=collate, step_fn=lambda: trainer.global_step,
+                              bucket_by_length=cfg.train.bucket_by_length)
     val_loader = None
     if val is not None:
         val_loader = torch.utils.data.DataLoader(_SeededItems(val), batch_size=cfg.train.batch_size,
