@@ -20,20 +20,29 @@ import torch
 _SOURCE = r"""
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 namespace {
 
-// delta' = softplus(delta + delta_bias) when asked (mamba-ssm's semantics), and its derivative.
+// delta'_t = softplus(delta_t + delta_bias) for a whole row (mamba-ssm's semantics), in the overflow-free form
+// max(x, 0) + log1p(exp(-|x|)), branch-free so that it vectorises; and d delta' / d delta = sigmoid(x).
 template <typename T>
-inline T step_size(T raw, bool softplus) {
-  return softplus ? (raw > T(20) ? raw : std::log1p(std::exp(raw))) : raw;
+inline void step_sizes(T* __restrict out, const T* __restrict raw, T bias, bool softplus, int64_t L) {
+  if (softplus) {
+    for (int64_t t = 0; t < L; ++t) {
+      const T x = raw[t] + bias;
+      out[t] = std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x)));
+    }
+  } else {
+    for (int64_t t = 0; t < L; ++t) out[t] = raw[t] + bias;
+  }
 }
 
 template <typename T>
-inline T step_size_grad(T raw, bool softplus) {
-  return softplus ? (raw > T(20) ? T(1) : T(1) / (T(1) + std::exp(-raw))) : T(1);
+inline void step_size_grads(T* __restrict out, const T* __restrict raw, T bias, bool softplus, int64_t L) {
+  for (int64_t t = 0; t < L; ++t) out[t] = softplus ? T(1) / (T(1) + std::exp(-(raw[t] + bias))) : T(1);
 }
 
 // Pointer to row (b, d)'s B or C values at time 0: time-invariant (D, N) or varying (B, G, L, N).
@@ -91,17 +100,17 @@ template <typename T>
 void forward_rows(const T* u, const T* delta, const T* bias, bool softplus, const T* A, const T* B, const T* C,
                   T* y, T* last, int64_t Bsz, int64_t D, int64_t L, int64_t N, bool varB, int64_t GB, bool varC, int64_t GC) {
   at::parallel_for(0, Bsz * D, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> h(N), a(N);
+    std::vector<T> h(N), a(N), dts(L);
     for (int64_t row = begin; row < end; ++row) {
       const int64_t b = row / D, d = row % D;
       const T* Ad = A + d * N;
       const T* Bp = bc_row(B, varB, GB, b, d, D, L, N);
       const T* Cp = bc_row(C, varC, GC, b, d, D, L, N);
       const int64_t sB = varB ? N : 0, sC = varC ? N : 0;
-      const T bias_d = bias ? bias[d] : T(0);
+      step_sizes(dts.data(), delta + row * L, bias ? bias[d] : T(0), softplus, L);
       std::fill(h.begin(), h.end(), T(0));
       for (int64_t t = 0; t < L; ++t) {
-        const T dt = step_size(delta[row * L + t] + bias_d, softplus), x = dt * u[row * L + t];
+        const T dt = dts[t], x = dt * u[row * L + t];
         const T* Bt = Bp + t * sB;
         const T* Ct = Cp + t * sC;
         discretise(a.data(), Ad, dt, N);
@@ -120,7 +129,7 @@ void backward_rows(const T* u, const T* delta, const T* bias, bool softplus, con
                    T* du, T* ddelta, T* dA, T* dB, T* dC,
                    int64_t Bsz, int64_t D, int64_t L, int64_t N, bool varB, int64_t GB, bool varC, int64_t GC) {
   at::parallel_for(0, Bsz, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> H(L * N), Ab(L * N), g(N), dts(L);
+    std::vector<T> H(L * N), Ab(L * N), g(N), dts(L), dts_grad(L);
     for (int64_t b = begin; b < end; ++b) {
       for (int64_t d = 0; d < D; ++d) {
         const int64_t row = b * D + d;
@@ -132,10 +141,11 @@ void backward_rows(const T* u, const T* delta, const T* bias, bool softplus, con
         T* dBp = varB ? dB + (b * GB + d / (D / GB)) * L * N : dB + (b * D + d) * N;
         T* dCp = varC ? dC + (b * GC + d / (D / GC)) * L * N : dC + (b * D + d) * N;
         T* dAd = dA + (b * D + d) * N;
-        const T bias_d = bias ? bias[d] : T(0);
+        step_sizes(dts.data(), delta + row * L, bias ? bias[d] : T(0), softplus, L);
+        step_size_grads(dts_grad.data(), delta + row * L, bias ? bias[d] : T(0), softplus, L);
         // 1. this row's Abar_t and states h_t, t = 0..L-1 (recomputed: nothing of size (B, D, N, L) is saved)
         for (int64_t t = 0; t < L; ++t) {
-          const T dt = dts[t] = step_size(delta[row * L + t] + bias_d, softplus), x = dt * u[row * L + t];
+          const T dt = dts[t], x = dt * u[row * L + t];
           const T* Bt = Bp + t * sB;
           T* a = Ab.data() + t * N;
           T* h = H.data() + t * N;
@@ -161,7 +171,7 @@ void backward_rows(const T* u, const T* delta, const T* bias, bool softplus, con
           const T dx = reverse_step(g.data(), dCt, dBt, dAd, h, t > 0 ? h - N : nullptr, a, Ad, Bt, Ct,
                                     gyt, x, dt, N, &ddA);
           du[row * L + t] = dx * dt;
-          ddelta[row * L + t] = (dx * uu + ddA) * step_size_grad(delta[row * L + t] + bias_d, softplus);
+          ddelta[row * L + t] = (dx * uu + ddA) * dts_grad[t];
         }
       }
     }
@@ -226,7 +236,7 @@ def native_module():
     try:
         from torch.utils.cpp_extension import load_inline
 
-        _MODULE = load_inline(name="intermamba_scan_cpu_v3", cpp_sources=[_SOURCE], functions=_FUNCTIONS,
+        _MODULE = load_inline(name="intermamba_scan_cpu_v4", cpp_sources=[_SOURCE], functions=_FUNCTIONS,
                               extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp"],
                               extra_ldflags=["-fopenmp"], verbose=False)
     except Exception as err:  # no compiler, no ninja, no headers: the pure-PyTorch path serves instead
