@@ -173,7 +173,7 @@ def load_split(num_items: int, seed: int, split: str, *, cache: bool = True, pro
 def write_interhuman(root, *, num_items: int, seed: int = 0, progress: bool = True) -> int:
     """Write the world of `num_items` items in InterHuman's on-disk layout under `root` (motions_processed/,
     annots/, split/{train,val,test}.txt), so that the InterHuman reader serves it too. Returns the count."""
-    from ..interhuman import write_interhuman_item
+    from ..interhuman import SPLIT_DIR, write_interhuman_item
 
     if num_items < 1:
         raise ValueError(f"the number of items must be at least 1, got {num_items}")
@@ -184,6 +184,8 @@ def write_interhuman(root, *, num_items: int, seed: int = 0, progress: bool = Tr
     for i in indices:
         s = generate(i, seed)
         write_interhuman_item(root, s.name, s.positions, s.rotations, s.texts, split=split_of(i))
+    for split in set(SPLIT_OF_BLOCK):  # a small world may leave a split empty: its file must still exist
+        (Path(root) / SPLIT_DIR / f"{split}.txt").touch()
     return num_items
 
 
