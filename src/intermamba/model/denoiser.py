@@ -62,6 +62,8 @@ class TextHead(nn.Module):
         """tokens: (B, L, dim); mask (B, L) bool, True = real token (a prefix) -> (B, dim)."""
         if mask is None:
             mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
+        mask = mask.clone()
+        mask[:, 0] = True          # a row with no valid token would make attention NaN; encoders never emit one
         x = self.norm(self.encoder(tokens, src_key_padding_mask=~mask))             # (B, L, dim)
         last = (mask.sum(dim=1) - 1).clamp(min=0)                                    # (B,)
         return x[torch.arange(x.shape[0], device=x.device), last]
