@@ -279,8 +279,8 @@ DDP_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow
 def test_two_process_cpu_ddp(tmp_path):
+    """Lightning's DDP on the CPU (gloo): two processes, each its own shard, 3 steps (30-55 s on 2 cores)."""
     script = tmp_path / "ddp_run.py"
     run = tmp_path / "run"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), run=str(run)))
