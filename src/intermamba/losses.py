@@ -6,17 +6,18 @@
 
 pred and target are normalised features (B, T, 2, 262); `denormalize` maps them back to metres. The terms:
 
-    simple          masked MSE over all 262 normalised dims (L_diff; never gated)
+    simple          masked MSE over all 262 normalised dims (L_diff, Eq. 2; never gated)
     vel             joint velocity (finite differences of positions), per person        (L_vel)
     foot            foot velocity where the PREDICTED foot is in contact, per person     (L_foot)
     bone            the 21 bone lengths of the kinematic chains, per person              (L_BL)
     dist_map        22x22 cross-person joint distances where the predicted one is < 1 m (L_DM)
-    joint_affinity  predicted distance pulled to 0 where the target one is < 0.1 m       (InterGen's JA)
+    joint_affinity  predicted distance pulled to 0 where the target one is < 0.1 m       (InterGen's JA; the
+                    paper says it uses InterGen's losses, though its Eq. 14 does not list this term)
     rel_orient      the relative facing rotation of the two persons                      (L_RO)
 
 Every term but `simple` is computed only for samples with t <= t_bar (InterGen's damping, a hard cutoff), and
 averaged over the samples that pass. Per-person terms are summed over the two persons, as InterGen adds
-its A and B losses. total = sum of weight * term with LossConfig's weights.
+its A and B losses. total = sum of weight * term with LossConfig's weights (Eq. 14).
 """
 
 from __future__ import annotations
