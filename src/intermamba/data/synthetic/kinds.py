@@ -153,8 +153,9 @@ def approach(rng, T: int, d: float, speed: float, mode: str):
 
 
 def face_each_other(a_xz: np.ndarray, b_xz: np.ndarray):
-    """Headings that walk forward when moving and face the partner when still."""
-    return travel_heading(a_xz, facing(a_xz, b_xz)), travel_heading(b_xz, facing(b_xz, a_xz))
+    """Headings that walk forward when approaching and face the partner otherwise (standing, stepping back)."""
+    return (travel_heading(a_xz, facing(a_xz, b_xz), forward_only=True),
+            travel_heading(b_xz, facing(b_xz, a_xz), forward_only=True))
 
 
 def finish(T_end: int, rng, extra=(0.4, 1.0)) -> int:
@@ -488,9 +489,9 @@ def side_by_side(rng) -> Scene:
     turn = rng.choice(["none", "left", "right"], p=[0.4, 0.3, 0.3])
     turns = ()
     if turn != "none":
-        t0 = rng.integers(t_start + sec(1.0), max(t_start + sec(1.1), t_stop - sec(2.5)))
-        angle = rng.uniform(0.9, 1.9) * (1.0 if turn == "left" else -1.0)
-        turns = ((t0, t0 + sec(1.5), angle),)
+        t0 = rng.integers(t_start + sec(1.0), max(t_start + sec(1.1), t_stop - sec(3.0)))
+        angle = rng.uniform(0.9, 1.7) * (1.0 if turn == "left" else -1.0)
+        turns = ((t0, t0 + sec(2.5), angle),)  # slow enough that the outer walker need not run
     centre, heading = walk_curve(T, (0.0, 0.0), 0.0, t_start, t_stop, speed, turns=turns)
     T = finish(t_stop, rng, (0.3, 0.8))
     centre, heading = centre[:T], heading[:T]
@@ -956,7 +957,8 @@ def greet_part(rng) -> Scene:
     pb.go((-da * away, d + 0.3), rng.uniform(1.0, 1.3))
     T = finish(max(pa.t, pb.t), rng, (0.2, 0.5))
     xa, xb = pa.xz[:T], pb.xz[:T]
-    ya, yb = face_each_other(xa, xb)
+    ya = travel_heading(xa, facing(xa, xb))  # they turn away and walk off
+    yb = travel_heading(xb, facing(xb, xa))
     leaving = ramp(T, t_talk, t_talk + sec(0.4))[:, None]
     ahead_a = np.c_[xa[:, 0] + 5 * da, np.full(T, HEAD_HEIGHT), xa[:, 1]]
     ahead_b = np.c_[xb[:, 0] - 5 * da, np.full(T, HEAD_HEIGHT), xb[:, 1]]

@@ -87,13 +87,34 @@ def _trapezoid(tau: np.ndarray, duration: float, ta: float) -> np.ndarray:
     return np.interp(tau, fine, dist)
 
 
-def travel_heading(xz: np.ndarray, fallback: np.ndarray, *, min_speed: float = 0.25) -> np.ndarray:
-    """Heading of travel where the path moves faster than `min_speed` m/s, blended to `fallback` elsewhere."""
+def travel_heading(xz: np.ndarray, fallback: np.ndarray, *, min_speed: float = 0.25,
+                   forward_only: bool = False) -> np.ndarray:
+    """Heading of travel where the path moves faster than `min_speed` m/s, blended to `fallback` elsewhere.
+
+    forward_only: follow the travel direction only while it is within 90 degrees of `fallback` (walking up to
+    someone); moving away, keep the fallback heading (stepping back while still facing them). People turn no
+    faster than MAX_TURN_RATE.
+    """
     vel = np.gradient(xz, axis=0) * FPS
     speed = np.linalg.norm(vel, axis=-1)
     heading = np.arctan2(vel[:, 0], vel[:, 1])
     w = smoothstep((speed - 0.5 * min_speed) / min_speed)
-    return np.unwrap(blend_yaw(fallback, heading, w))
+    if forward_only:
+        w = w * smoothstep(np.cos(wrap(heading - fallback)) / 0.3)
+    return limit_turn_rate(np.unwrap(blend_yaw(fallback, heading, w)))
+
+
+MAX_TURN_RATE = 2.5 * np.pi  # radians per second: a brisk half turn takes 0.4 s
+
+
+def limit_turn_rate(yaw: np.ndarray, max_rate: float = MAX_TURN_RATE) -> np.ndarray:
+    """The unwrapped heading curve (T,) with every frame-to-frame change clipped to max_rate / FPS."""
+    step = max_rate / FPS
+    out = np.empty_like(yaw)
+    out[0] = yaw[0]
+    for t in range(1, len(yaw)):
+        out[t] = out[t - 1] + np.clip(yaw[t] - out[t - 1], -step, step)
+    return out
 
 
 def facing(src_xz: np.ndarray, dst_xz: np.ndarray) -> np.ndarray:
