@@ -87,6 +87,14 @@ class TextEncoder:
         return f"{type(self).__name__}(dim={self.dim}, max_tokens={self.max_tokens}, cached={len(self._cache)})"
 
 
+def _quiet_transformers() -> None:
+    """No hub access and no per-load progress bars (the encoders load from local files only)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def _freeze(net: torch.nn.Module) -> torch.nn.Module:
     net.eval()
     for p in net.parameters():
@@ -121,7 +129,7 @@ class MiniLMEncoder(TextEncoder):
 
     def __init__(self, *, max_tokens: int = CLIP_CONTEXT, cache: bool = True):
         super().__init__(max_tokens=max_tokens, cache=cache)
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
+        _quiet_transformers()
         from transformers import AutoModel, AutoTokenizer
 
         path = minilm_model_dir()
@@ -163,7 +171,7 @@ class CLIPEncoder(TextEncoder):
             self._load_open_clip(path)
 
     def _load_transformers(self, path: Path):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        _quiet_transformers()
         from transformers import CLIPTextModel, CLIPTokenizer
 
         if not (path / "config.json").is_file():
