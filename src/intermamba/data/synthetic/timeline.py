@@ -110,11 +110,11 @@ MAX_TURN_RATE = 2.5 * np.pi  # radians per second: a brisk half turn takes 0.4 s
 def limit_turn_rate(yaw: np.ndarray, max_rate: float = MAX_TURN_RATE) -> np.ndarray:
     """The unwrapped heading curve (T,) with every frame-to-frame change clipped to max_rate / FPS."""
     step = max_rate / FPS
-    out = np.empty_like(yaw)
-    out[0] = yaw[0]
-    for t in range(1, len(yaw)):
-        out[t] = out[t - 1] + np.clip(yaw[t] - out[t - 1], -step, step)
-    return out
+    values = yaw.tolist()  # a plain loop over floats: a few hundred frames, far cheaper than numpy per frame
+    out = [values[0]]
+    for v in values[1:]:
+        out.append(out[-1] + min(max(v - out[-1], -step), step))
+    return np.array(out)
 
 
 def facing(src_xz: np.ndarray, dst_xz: np.ndarray) -> np.ndarray:
