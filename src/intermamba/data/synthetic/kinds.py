@@ -29,7 +29,7 @@ MIN_FRAMES = 2 * FPS  # kinds last 2-10 s
 SHOULDER_HEIGHT = STAND_HEIGHT + REST[J["l_shoulder"], 1]
 CHEST_HEIGHT = STAND_HEIGHT + REST[CHEST, 1]
 HEAD_HEIGHT = STAND_HEIGHT + REST[HEAD, 1]
-COMFORT_REACH = 0.93 * ARM_REACH  # how far a hand is sent from its shoulder for a touch
+COMFORT_REACH = 0.95 * ARM_REACH  # how far a hand is sent from its shoulder for a touch (arm nearly straight)
 KICK_TOE_POINT = 0.6              # radians the toes point down in a kick
 GUARD = np.array([[0.11, 0.17, 0.30], [-0.11, 0.17, 0.30]])    # fists before the face, chest frame
 # Personal style ranges (see `actor`): arm swing gain, forward posture (radians), breathing and weight sway.
@@ -166,9 +166,9 @@ def finish(T_end: int, rng, extra=(0.4, 1.0)) -> int:
 def handshake(rng) -> Scene:
     s = pick_side(rng)
     sigma = SIDE_SIGN[s]
-    height = rng.uniform(1.0, 1.1)
+    height = rng.uniform(1.08, 1.15)
     lateral = 0.05
-    d = meeting_distance(rng, SHOULDER_WIDTH - lateral, height)
+    d = meeting_distance(rng, SHOULDER_WIDTH - lateral, height, 0.9, 0.96)
     mode = rng.choice(["near", "one", "both"], p=[0.25, 0.45, 0.3])
     T = MAX_FRAMES
     pa, pb, arrive = approach(rng, T, d, rng.uniform(0.9, 1.3), mode)
@@ -910,8 +910,8 @@ def hand_over(rng) -> Scene:
     s = pick_side(rng)
     sigma = SIDE_SIGN[s]
     sb = 1 - s
-    height = rng.uniform(1.0, 1.15)
-    d = meeting_distance(rng, SHOULDER_WIDTH - 0.05, height, 0.85, 0.95)
+    height = rng.uniform(1.05, 1.15)
+    d = meeting_distance(rng, SHOULDER_WIDTH - 0.05, height, 0.9, 0.96)
     mode = rng.choice(["near", "one", "both"], p=[0.4, 0.4, 0.2])
     T = MAX_FRAMES
     pa, pb, arrive = approach(rng, T, d, rng.uniform(0.9, 1.2), mode)
