@@ -45,6 +45,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.utilities import rank_zero_info
 
 from .config import Config, config_from_dict
 from .diffusion import GaussianDiffusion
@@ -498,6 +499,11 @@ def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Option
         atomic_write_text(run_dir / CONFIG_FILE, cfg.to_json())   # (every DDP process writes the same bytes)
     torch.manual_seed(cfg.train.seed)  # model initialisation
 
+    if ckpt_path is not None:
+        step = torch.load(ckpt_path, map_location="cpu", weights_only=True)["global_step"]
+        rank_zero_info(f"intermamba: resuming {run_dir} from step {step} ({ckpt_path.name})")
+    else:
+        rank_zero_info(f"intermamba: new run in {run_dir} ({len(dataset)} training items)")
     normalizer = _normalizer_for(cfg, run_dir, dataset)
     module = DiffusionModule(cfg, normalizer, model=model, text_encoder=text_encoder)
     trainer = build_trainer(cfg, run_dir, callbacks=callbacks, **(trainer_overrides or {}))
