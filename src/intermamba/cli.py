@@ -335,7 +335,8 @@ def _add_eval(sub):
     p.add_argument("--preset", choices=["interhuman", "interx"], help="metric preset (default: eval.preset)")
     p.add_argument("--batch-size", type=int, help="R-Precision batch (default: the preset's 96 or 32)")
     p.add_argument("--max-items", type=int, help="evaluate at most this many items of the split")
-    p.add_argument("--quick", action="store_true", help="a small, fast version (smoke tests, CI)")
+    p.add_argument("--quick", action="store_true", help="a small, fast version (smoke tests, CI): 2 replications "
+                                                        "of at most 32 items, MModality 4 x 4 x 2, 10 DDIM steps")
     p.add_argument("--real-only", action="store_true", help="only the Real row (checks an evaluator; no model)")
     p.add_argument("--seed", type=int, help="protocol seed (default: eval.seed)")
     p.add_argument("--steps", type=int, help="DDIM steps (default: the model's)")
@@ -375,6 +376,9 @@ def _run_eval(args):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise CLIError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
+    from .evaluation.protocol import QUICK_SAMPLE_STEPS
+
+    steps = args.steps or (QUICK_SAMPLE_STEPS if args.quick else None)
     generators, pipe = {}, None
     if not args.real_only:
         from .pipeline import InterMambaPipeline
@@ -384,7 +388,7 @@ def _run_eval(args):
         except (ValueError, FileNotFoundError) as err:
             raise CLIError(str(err)) from None
         name = args.name or Path(pipe.source).name
-        generators[name] = pipeline_generator(pipe, steps=args.steps, guidance=args.guidance)
+        generators[name] = pipeline_generator(pipe, steps=steps, guidance=args.guidance)
     cfg = load_config(pipe.config if pipe is not None else "demo", args.overrides)
     data_cfg = _eval_data_config(args.dataset, cfg.data) if args.dataset else cfg.data
     try:
@@ -401,7 +405,7 @@ def _run_eval(args):
         raise CLIError(str(err)) from None
     result.info.update({"checkpoint": pipe.source if pipe is not None else None, "evaluator": str(args.evaluator),
                         "dataset": data_cfg.dataset, "root": data_cfg.root, "split": args.split or cfg.eval.split,
-                        "steps": args.steps or cfg.diffusion.sample_steps,
+                        "steps": steps or cfg.diffusion.sample_steps,
                         "guidance": cfg.diffusion.guidance if args.guidance is None else args.guidance})
     out = Path(args.out or f"eval/{next(iter(generators), 'real')}")
     json_path, md_path = result.save(out)

@@ -50,7 +50,8 @@ PRESETS = {
 }
 # `--quick`: a few-minute smoke version (CI, tests); the protocol is the same, only smaller.
 QUICK = {"replications": 2, "batch_size": 16, "diversity_times": 16, "mm_num_samples": 4, "mm_num_repeats": 4,
-         "mm_num_times": 2, "max_items": 48}
+         "mm_num_times": 2, "max_items": 32}
+QUICK_SAMPLE_STEPS = 10         # DDIM steps `intermamba eval --quick` asks the generator for (unless --steps)
 
 METRICS = ("r_precision_top1", "r_precision_top2", "r_precision_top3", "fid", "mm_dist", "diversity", "mmodality")
 HEADERS = {"r_precision_top1": "R-Precision Top 1 ↑", "r_precision_top2": "Top 2 ↑", "r_precision_top3": "Top 3 ↑",
