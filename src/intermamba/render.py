@@ -10,14 +10,13 @@ gif needs only pillow (which merges identical consecutive frames into one longer
 
 from __future__ import annotations
 
-import os
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from .fileio import atomic_path
 from .skeleton import FPS, KINEMATIC_CHAINS, NUM_JOINTS
 
 PERSON_COLORS = ("#1f6fd1", "#e0482b", "#2a9d4a", "#8e44ad")  # person 1 blue, person 2 red, then more
@@ -145,17 +144,6 @@ def _smooth(x: np.ndarray, width: int = FPS) -> np.ndarray:
     return np.convolve(padded, np.ones(width) / width, "valid")
 
 
-def _atomic_target(path: Path):
-    """A temporary file beside `path` with the same suffix (encoders pick the format from it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; the result should be an ordinary file
-    return Path(tmp)
-
-
 def render_video(joints, path: Union[str, Path], title: Optional[str] = None, fps: int = FPS, *,
                  trajectory: bool = False, progress: bool = False) -> Path:
     """Write a stick-figure video of joints (P, T, 22, 3) (or one person's (T, 22, 3)) to .mp4 or .gif."""
@@ -171,16 +159,11 @@ def render_video(joints, path: Union[str, Path], title: Optional[str] = None, fp
     if progress:
         from tqdm import tqdm
         frames = tqdm(frames, desc=f"render {path.name}", unit="frame", leave=False)
-    tmp = _atomic_target(path)
-    try:
+    with atomic_path(path) as tmp:
         if suffix == ".mp4":
             _write_mp4(scene, frames, tmp, fps)
         else:
             _write_gif(scene, frames, tmp, fps)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 
@@ -229,11 +212,6 @@ def render_frames_png(joints, path: Union[str, Path], title: Optional[str] = Non
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"render_frames_png writes PNG files; got {path.name!r}")
-    tmp = _atomic_target(path)
-    try:
+    with atomic_path(path) as tmp:
         scene.fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path

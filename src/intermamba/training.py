@@ -35,7 +35,6 @@ import json
 import math
 import os
 import random
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -49,7 +48,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from .config import Config, config_from_dict
 from .diffusion import GaussianDiffusion
-from .fileio import atomic_write_text
+from .fileio import atomic_path, atomic_write_text
 from .losses import TERMS, InteractionLoss
 from .text import build_text_encoder, check_text_width
 
@@ -309,16 +308,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     leaves the previous checkpoint intact. Read back with weights_only=True (no arbitrary unpickling)."""
 
     def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             torch.save(checkpoint, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
 
     def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
         if not Path(path).is_file():
