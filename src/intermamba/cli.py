@@ -326,8 +326,8 @@ def _add_eval(sub):
                                    "and report mean and 95%% confidence interval over replications, with a 'Real' "
                                    "row; writes OUT/results.json and OUT/results.md.")
     p.add_argument("--checkpoint", help="exported model folder (default: the shipped demo model)")
-    p.add_argument("--evaluator", required=True,
-                   help="evaluator.safetensors from `intermamba train-evaluator`, or InterGen's interclip.ckpt")
+    p.add_argument("--evaluator", help="evaluator.safetensors from `intermamba train-evaluator`, or InterGen's "
+                                       "interclip.ckpt (default: the shipped procedural-world evaluator, if any)")
     p.add_argument("--dataset", help="synthetic, or NAME:ROOT with NAME interhuman, interx or bvh "
                                      "(default: the checkpoint's data section)")
     p.add_argument("--split", help="split to evaluate (default: eval.split, test)")
@@ -370,7 +370,7 @@ def _run_eval(args):
 
     from .config import load_config
     from .data import build_dataset, collate
-    from .evaluation import Evaluator, evaluate, pipeline_generator, resolve_settings
+    from .evaluation import DEFAULT_EVALUATOR, Evaluator, evaluate, pipeline_generator, resolve_settings
 
     for flag in ("replications", "batch_size", "max_items", "steps"):
         value = getattr(args, flag)
@@ -396,14 +396,15 @@ def _run_eval(args):
             cfg.eval if args.preset is None else dataclasses.replace(cfg.eval, preset=args.preset),
             quick=args.quick, replications=args.replications, batch_size=args.batch_size,
             max_items=args.max_items, seed=args.seed)
-        evaluator = Evaluator.load(args.evaluator, device=pipe.device if pipe is not None else "cpu",
+        evaluator = Evaluator.load(args.evaluator or DEFAULT_EVALUATOR, device=pipe.device if pipe is not None else "cpu",
                                    text_encoder=pipe.text_encoder if pipe is not None else None)
         dataset = build_dataset(data_cfg, args.split or cfg.eval.split)
         result = evaluate(dataset, evaluator, generators, settings, collate_fn=collate,
                           progress=not args.no_progress)
     except ValueError as err:
         raise CLIError(str(err)) from None
-    result.info.update({"checkpoint": pipe.source if pipe is not None else None, "evaluator": str(args.evaluator),
+    result.info.update({"checkpoint": pipe.source if pipe is not None else None,
+                        "evaluator": str(args.evaluator or DEFAULT_EVALUATOR),
                         "dataset": data_cfg.dataset, "root": data_cfg.root, "split": args.split or cfg.eval.split,
                         "steps": steps or cfg.diffusion.sample_steps,
                         "guidance": cfg.diffusion.guidance if args.guidance is None else args.guidance})

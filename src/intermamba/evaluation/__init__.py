@@ -10,10 +10,10 @@ from an InterMambaPipeline. `metrics` holds the pure metric functions.
 """
 
 from . import metrics
-from .evaluator import EVALUATOR_PRESETS, Evaluator, EvaluatorConfig, InterCLIP
+from .evaluator import DEFAULT_EVALUATOR, EVALUATOR_PRESETS, Evaluator, EvaluatorConfig, InterCLIP
 from .protocol import EvalResult, ProtocolSettings, evaluate, pipeline_generator, resolve_settings
 from .contrastive import fit, retrieval_accuracy, train_evaluator
 
-__all__ = ["metrics", "EVALUATOR_PRESETS", "Evaluator", "EvaluatorConfig", "InterCLIP", "EvalResult",
+__all__ = ["metrics", "DEFAULT_EVALUATOR", "EVALUATOR_PRESETS", "Evaluator", "EvaluatorConfig", "InterCLIP", "EvalResult",
            "ProtocolSettings", "evaluate", "pipeline_generator", "resolve_settings", "fit", "retrieval_accuracy",
            "train_evaluator"]

@@ -40,6 +40,8 @@ from ..skeleton import CONTACT, FEATURE_DIM
 
 MOTION_DIM = CONTACT.start          # 258: per-person features without the 4 foot contacts
 EVALUATOR_FORMAT = "intermamba-evaluator"
+# Where a shipped evaluator for the procedural world lives (`intermamba eval` uses it when none is given).
+DEFAULT_EVALUATOR = Path(__file__).resolve().parent.parent / "assets" / "evaluator" / "evaluator.safetensors"
 CLIP_VOCAB = 49408                  # CLIP's BPE vocabulary (token embedding rows)
 CLIP_TOKENS = 77                    # CLIP's context length
 
@@ -285,7 +287,7 @@ class Evaluator:
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"evaluator file {str(path)!r} not found; train one with `intermamba train-evaluator` "
-                             "or download InterGen's interclip.ckpt")
+                             "and pass it as --evaluator, or use InterGen's interclip.ckpt")
         if path.suffix == ".safetensors":
             return cls._load_safetensors(path, device, text_encoder)
         return cls._load_interclip(path, device)
