@@ -128,6 +128,9 @@ def test_save_load_round_trip(evaluator, tmp_path):
                                rtol=1e-6)
     np.testing.assert_allclose(again.embed_text(list(CAPTIONS)), evaluator.embed_text(list(CAPTIONS)), rtol=1e-6)
     assert [p.name for p in path.parent.iterdir()] == ["evaluator.safetensors"]     # no temp file left
+    half = Evaluator.load(evaluator.save(tmp_path / "half.safetensors", half=True), text_encoder=HashTextEncoder())
+    np.testing.assert_allclose(half.embed_motion(_motion(), [20, 5, 9]), evaluator.embed_motion(_motion(), [20, 5, 9]),
+                               atol=2e-2)
 
 
 def test_load_errors_are_clear(tmp_path):

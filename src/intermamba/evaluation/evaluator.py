@@ -335,15 +335,17 @@ class Evaluator:
         net.load_state_dict(map_interclip_keys(state), strict=True)
         return cls(net, _ClipFrontEnd(), device=device)
 
-    def save(self, path: Union[str, Path], *, extra_metadata: Optional[dict] = None) -> Path:
-        """Write the weights and config as safetensors, atomically (temp file + os.replace)."""
+    def save(self, path: Union[str, Path], *, half: bool = False, extra_metadata: Optional[dict] = None) -> Path:
+        """Write the weights and config as safetensors, atomically (temp file + os.replace); `half` stores
+        float16 (for shipping; weights load back as float32)."""
         from safetensors.torch import save_file
 
         path = Path(path)
         meta = {"format": EVALUATOR_FORMAT, "evaluator_config": self.config.to_json(),
                 "text_config": json.dumps(self.text_config, sort_keys=True)}
         meta.update({k: str(v) for k, v in (extra_metadata or {}).items()})
-        state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+                 for k, v in self.net.state_dict().items()}
         with atomic_path(path) as tmp:
             save_file(state, str(tmp), metadata=meta)
         return path
