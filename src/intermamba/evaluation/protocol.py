@@ -140,6 +140,7 @@ class EvalResult:
         lines.append("")
         lines.append(f"{s.replications} replications, batch {s.batch_size}, preset {s.preset} "
                      f"(embeddings x{s.emb_scale:g} for FID/Diversity, Diversity / {s.diversity_divide_by:g}), "
+                     f"Diversity over {self.info.get('diversity_pairs', s.diversity_times)} pairs, "
                      f"MModality {s.mm_num_samples} x {s.mm_num_repeats} x {s.mm_num_times}"
                      + (", quick" if s.quick else "") + ".")
         return "\n".join(lines) + "\n"
@@ -309,7 +310,7 @@ class Protocol:
         if self.progress:
             from tqdm import tqdm
             self._bar = tqdm(total=self._work(len(generators)), desc="eval", unit="item", dynamic_ncols=True)
-        started = time.time()
+        started, diversity_pairs = time.time(), s.diversity_times
         try:
             for rep in range(s.replications):
                 rep_seed = _derive_seed(s.seed, rep)
@@ -328,7 +329,10 @@ class Protocol:
                     order = np.arange(len(emb.motion)) if name == REAL else rng.permutation(len(emb.motion))
                     stats, activations = _batch_stats(emb, order, s.batch_size)
                     stats["fid"] = metrics.fid(fid_ref, activations, emb_scale=s.emb_scale)
-                    first, second = metrics.draw_pairs(rng, len(activations), min(s.diversity_times, len(activations)))
+                    # InterGen asserts N > diversity_times; a smaller split uses every activation once instead.
+                    pairs = min(s.diversity_times, len(activations))
+                    diversity_pairs = min(diversity_pairs, pairs)
+                    first, second = metrics.draw_pairs(rng, len(activations), pairs)
                     stats["diversity"] = metrics.diversity(activations, first, second, emb_scale=s.emb_scale,
                                                            divide_by=s.diversity_divide_by)
                     if mm is not None and len(mm):
@@ -341,7 +345,8 @@ class Protocol:
                 self._bar.close()
                 self._bar = None
         values = {row: {m: v for m, v in per.items() if v} for row, per in values.items()}
-        info = {"items": len(self.dataset), "seconds": round(time.time() - started, 1)}
+        info = {"items": len(self.dataset), "diversity_pairs": diversity_pairs,
+                "seconds": round(time.time() - started, 1)}
         return EvalResult(values, s, info)
 
 
