@@ -407,7 +407,8 @@ def _run_eval(args):
                         "evaluator": str(args.evaluator or DEFAULT_EVALUATOR),
                         "dataset": data_cfg.dataset, "root": data_cfg.root, "split": args.split or cfg.eval.split,
                         "steps": None if pipe is None else steps or cfg.diffusion.sample_steps,
-                        "guidance": None if pipe is None else args.guidance or cfg.diffusion.guidance})
+                        "guidance": None if pipe is None
+                        else cfg.diffusion.guidance if args.guidance is None else args.guidance})
     out = Path(args.out or f"eval/{next(iter(generators), 'real')}")
     json_path, md_path = result.save(out)
     print(result.to_markdown())
