@@ -170,3 +170,14 @@ def test_training_separates_matched_from_mismatched_pairs(evaluator):
 def test_from_config_needs_a_text_encoder():
     with pytest.raises(ValueError, match="needs a text encoder"):
         Evaluator.from_config("tiny")
+
+
+def test_the_shipped_evaluator_loads():
+    from intermamba.evaluation import DEFAULT_EVALUATOR
+
+    if not DEFAULT_EVALUATOR.is_file():
+        pytest.skip("no evaluator shipped in this checkout")
+    ev = Evaluator.load(DEFAULT_EVALUATOR)
+    assert ev.config.text_tokens == "features" and ev.config.embed_dim == 64
+    text = ev.embed_text(["two people shake hands.", "one person pushes the other."])
+    assert np.isfinite(text).all() and not np.allclose(text[0], text[1])
