@@ -383,9 +383,9 @@ def write_plot(result: dict, path: Union[str, Path]) -> None:
             continue
         frames = [r["frames"] for r in runs]
         ax.plot(frames, [r["call_s"] for r in runs], marker="o", label=name)
-        for r in runs:
-            if r["variant"] == "joints" and r["frames"] > result["settings"]["frames"]:
-                ax.annotate("joints", (r["frames"], r["call_s"]), fontsize=7, textcoords="offset points",
+        for r in runs:  # mark where the sweep switched to another variant (frames window -> joint tokens)
+            if r["variant"] != runs[0]["variant"]:
+                ax.annotate(r["variant"], (r["frames"], r["call_s"]), fontsize=7, textcoords="offset points",
                             xytext=(3, -9))
     ax.set_xscale("log")
     ax.set_yscale("log")
