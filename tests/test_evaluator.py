@@ -111,6 +111,34 @@ def test_interclip_pooling_uses_the_eot_token():
     torch.testing.assert_close(net.text(ids), expected)
 
 
+class _RunConfig(dict):
+    """Like the config objects a Lightning checkpoint pickles along with the weights."""
+
+
+class _Payload:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))       # would create a file if the loader ever called it
+
+
+def test_checkpoints_with_foreign_objects_load_without_running_them(tmp_path):
+    import intermamba.evaluation.evaluator as module
+
+    cfg = dataclasses.replace(EVALUATOR_PRESETS["tiny"], text_tokens="clip", text_in_dim=32, text_latent=32)
+    theirs = _intergen_names(InterCLIP(cfg).state_dict(), cfg)
+    path = tmp_path / "lightning.ckpt"
+    marker = tmp_path / "pwned"
+    torch.save({"state_dict": theirs, "hyper_parameters": _RunConfig(lr=1e-4), "x": _Payload(str(marker))}, path)
+    with pytest.raises(Exception):
+        torch.load(path, weights_only=True)                              # plain weights_only refuses it
+    ckpt = module.load_checkpoint_safely(path)
+    assert not marker.exists()
+    assert set(ckpt["state_dict"]) == set(theirs)
+    InterCLIP(cfg).load_state_dict(map_interclip_keys(ckpt["state_dict"]), strict=True)
+
+
 @pytest.mark.slow
 def test_full_size_interclip_checkpoint_loads(tmp_path):
     pytest.importorskip("open_clip")

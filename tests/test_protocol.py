@@ -210,6 +210,16 @@ def test_cli_eval_real_only(cli_evaluator, interhuman_root, tmp_path, capsys):
     assert "| Real |" in capsys.readouterr().out
 
 
+def test_cli_eval_interx_preset(cli_evaluator, interhuman_root, tmp_path):
+    from intermamba.cli import main
+
+    assert main(["eval", "--real-only", "--quick", "--preset", "interx", "--evaluator", str(cli_evaluator),
+                 "--dataset", f"interhuman:{interhuman_root}", "--batch-size", "8", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    settings = json.loads((tmp_path / "results.json").read_text())["settings"]
+    assert (settings["preset"], settings["emb_scale"], settings["diversity_divide_by"]) == ("interx", 1.0, 1.0)
+
+
 def test_cli_eval_with_a_model_checkpoint(cli_evaluator, interhuman_root, tmp_path):
     from intermamba import build_model
     from intermamba.checkpoint import save_pretrained

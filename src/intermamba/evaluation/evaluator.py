@@ -323,11 +323,7 @@ class Evaluator:
 
     @classmethod
     def _load_interclip(cls, path: Path, device) -> "Evaluator":
-        try:
-            ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 - any unpickling failure means "not a plain checkpoint"
-            raise ValueError(f"{path} is not a loadable PyTorch checkpoint ({type(err).__name__}: "
-                             f"{str(err).splitlines()[0] if str(err) else ''})") from err
+        ckpt = load_checkpoint_safely(path)
         state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
         if not isinstance(state, dict):
             raise ValueError(f"{path} holds no state_dict")
@@ -403,6 +399,56 @@ _INTERCLIP_PREFIXES = (
 )
 # Constant tables InterGen stores as buffers; ours are recomputed (non-persistent), so they are dropped.
 _INTERCLIP_CONSTANTS = ("motion_encoder.sequence_pos_encoder.pe",)
+
+
+class _Inert(dict):
+    """Stands in for any class a checkpoint pickled besides tensors (e.g. a Lightning run's config objects): it
+    absorbs the pickled data and runs none of the original code."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def __setstate__(self, state):
+        pass
+
+    def append(self, item):
+        pass
+
+    def extend(self, items):
+        pass
+
+
+def _restricted_pickle():
+    """A pickle module whose Unpickler resolves only torch's weights-only allowlist; every other global becomes
+    `_Inert` (never imported, never called)."""
+    import pickle
+    import types
+
+    from torch._weights_only_unpickler import _get_allowed_globals
+
+    allowed = _get_allowed_globals()
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            return allowed.get(f"{module}.{name}", _Inert)
+
+    return types.SimpleNamespace(Unpickler=Unpickler, load=pickle.load, __name__="intermamba_restricted_pickle")
+
+
+def load_checkpoint_safely(path: Union[str, Path]):
+    """torch.load with weights_only=True. A Lightning checkpoint that also pickled foreign objects (which
+    weights_only refuses) is read again with the same allowlist, the foreign objects replaced by inert
+    stand-ins: no code from the file is ever run."""
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure: try the restricted reader, else report
+        first = err
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=False, pickle_module=_restricted_pickle())
+    except Exception:  # noqa: BLE001
+        message = str(first).strip().splitlines()
+        raise ValueError(f"{path} is not a loadable PyTorch checkpoint ({type(first).__name__}: "
+                         f"{message[0] if message else ''})") from first
 
 
 def map_interclip_keys(state: dict) -> dict:
