@@ -300,3 +300,31 @@ def test_info_command_prints_parameters_by_module(capsys):
     assert "layers.0.self_block" in out and "layers.0.cross_block" in out and "total (trainable)" in out
     assert main(["info", "tiny", "model.spatial_mode=joints", "model.num_joint_tokens=5"]) == 2
     assert "num_joint_tokens" in capsys.readouterr().err
+
+
+def test_pair_liia_is_shared_and_person_swap_symmetric():
+    """liia_mode=pair: one h_inter per pair (the same for both persons), and the model stays swap-symmetric."""
+    import intermamba
+
+    cfg = intermamba.load_config("tiny", ["model.liia_mode=pair", "model.dropout=0.0"])
+    model = intermamba.build_model(cfg).double().eval()
+    torch.manual_seed(0)
+    for p in model.parameters():          # leave the zero init: a zero output would make the swap test vacuous
+        p.data.normal_(0.0, 0.2)
+    layer = model.layers[0]
+    assert layer.liia.pair
+    h = torch.randn(2, 2, 10, cfg.model.latent_dim, dtype=torch.float64)             # (persons, B, T, D)
+    cond = torch.randn(2, cfg.model.latent_dim, dtype=torch.float64)
+    inter_ab = layer.liia(h[0], h[1], cond)
+    inter_ba = layer.liia(h[1], h[0], cond)
+    torch.testing.assert_close(inter_ab, inter_ba)                                   # swap-invariant
+    x = torch.randn(2, 12, 2, 262, dtype=torch.float64)
+    t = torch.tensor([5, 700])
+    text = torch.randn(2, 4, cfg.model.text_dim, dtype=torch.float64)
+    out = model(x, t, text)
+    swapped = model(x.flip(2), t, text)
+    assert out.abs().mean() > 1e-3
+    torch.testing.assert_close(swapped, out.flip(2))
+    # Same parameters as the person-centric LIIA: only the computation changes.
+    person = intermamba.build_model(intermamba.load_config("tiny"))
+    assert sum(p.numel() for p in person.parameters()) == sum(p.numel() for p in model.parameters())

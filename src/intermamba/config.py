@@ -43,6 +43,7 @@ class ModelConfig:
     num_joint_tokens: int = 16      # groups the latent is split into for the "joints" spatial scan; must divide
                                     # expand * latent_dim (16 divides the inner width of every shipped config)
     bidirectional: bool = False     # temporal scan: False = causal (the paper), True = half the channels backwards
+    liia_mode: Literal["person", "pair"] = "person"   # LIIA per person (concat(self, other)) or one h_inter per pair
     liia_expand: int = 2            # LIIA's hidden width (conv 1x1 output) = liia_expand * latent_dim
     text_dim: int = 384             # width of the frozen encoder's token features; follows the encoder
     text_layers: int = 2            # trainable text head (InterGen: 2-layer transformer encoder)

@@ -92,17 +92,23 @@ class TimeConv(nn.Module):
 
 
 class LIIA(nn.Module):
-    """Local Interaction Information Aggregation (Eq. 11), person-centric.
+    """Local Interaction Information Aggregation (Eq. 11).
 
-        h_ab = AdaLN(concat(h_self, h_other), cond);  h_inter = h_self + conv_3(SiLU(conv_1(h_ab)))
-    Choices where the paper is silent: the residual of Fig. 6 adds the person's own features (the only input of
-    the output's width); a SiLU between the two convs, since two linear convs in a row collapse into one; the
-    "3x3" conv runs over time (kernel 3, centred), so padded frames are zeroed before it. The 1x1 conv is a
-    per-frame Linear, and is written as one.
+        h_ab = AdaLN(pair(h_a, h_b), cond);  h_inter = residual + conv_3(SiLU(conv_1(h_ab)))
+    Two readings of Eq. 11 (config `liia_mode`):
+    - "person": person-centric, pair = concat(h_self, h_other), residual = h_self; run once per person.
+    - "pair": Eq. 11's single h_inter per pair, shared by both persons' Cross-ASTM; run once per pair (half the
+      cost). To keep the model symmetric in the two persons (swapping them must swap the output), the concat is
+      taken in a swap-invariant form, pair = concat(h_a + h_b, |h_a - h_b|) (same width, 2D), and the residual
+      is the persons' mean.
+    Choices where the paper is silent: a SiLU between the two convs, since two linear convs in a row collapse
+    into one; the "3x3" conv runs over time (kernel 3, centred), so padded frames are zeroed before it. The 1x1
+    conv is a per-frame Linear, and is written as one.
     """
 
-    def __init__(self, d_model: int, d_hidden: int, cond_dim: int, *, dropout: float = 0.0):
+    def __init__(self, d_model: int, d_hidden: int, cond_dim: int, *, dropout: float = 0.0, pair: bool = False):
         super().__init__()
+        self.pair = pair
         self.norm = AdaLN(2 * d_model, cond_dim)
         self.conv1 = nn.Linear(2 * d_model, d_hidden)                                 # conv 1x1
         self.conv3 = TimeConv(d_hidden, d_model, LIIA_KERNEL)                         # conv 3 (over time)
@@ -110,10 +116,13 @@ class LIIA(nn.Module):
 
     def forward(self, h_self, h_other, cond, mask=None):
         """h_self, h_other: (b, T, D); cond (b, cond_dim); mask (b, T) -> h_inter (b, T, D)."""
-        h_ab = self.norm(torch.cat([h_self, h_other], dim=-1), cond)                # (b, T, 2D)
-        y = F.silu(self.conv1(h_ab))                                                 # (b, T, hidden)
+        if self.pair:
+            h_ab, residual = torch.cat([h_self + h_other, (h_self - h_other).abs()], dim=-1), (h_self + h_other) / 2
+        else:
+            h_ab, residual = torch.cat([h_self, h_other], dim=-1), h_self
+        y = F.silu(self.conv1(self.norm(h_ab, cond)))                                 # (b, T, hidden)
         y = self.conv3(zero_padding(y, None if mask is None else mask[..., None]))   # (b, T, D)
-        return h_self + self.dropout(y)
+        return residual + self.dropout(y)
 
 
 class InterMambaLayer(nn.Module):
@@ -124,10 +133,13 @@ class InterMambaLayer(nn.Module):
     """
 
     def __init__(self, d_model: int, d_inner: int, *, liia_hidden: int, cond_dim: int, dropout: float,
-                 use_cross: bool = True, use_liia: bool = True, **astm):
+                 use_cross: bool = True, use_liia: bool = True, liia_mode: str = "person", **astm):
         super().__init__()
+        if liia_mode not in ("person", "pair"):
+            raise ValueError(f"liia_mode must be 'person' or 'pair', got {liia_mode!r}")
         self.self_block = ASTMBlock(d_model, d_inner, dropout=dropout, **astm)
-        self.liia = LIIA(d_model, liia_hidden, cond_dim, dropout=dropout) if use_cross and use_liia else None
+        self.liia = (LIIA(d_model, liia_hidden, cond_dim, dropout=dropout, pair=liia_mode == "pair")
+                     if use_cross and use_liia else None)
         self.cross_block = ASTMBlock(d_model, d_inner, dropout=dropout, cross=True, **astm) if use_cross else None
 
     def residual_projections(self) -> list[nn.Parameter]:
@@ -145,7 +157,14 @@ class InterMambaLayer(nn.Module):
         if self.cross_block is None:
             return h
         other = swap_persons(h)
-        inter = other if self.liia is None else self.liia(h, other, cond, mask)     # Eq. 11
+        if self.liia is None:
+            inter = other
+        elif self.liia.pair:      # one h_inter per pair (rows [a; b]): compute it on the a-rows, share it
+            half = h.shape[0] // 2
+            inter = self.liia(h[:half], other[:half], cond[:half], None if mask is None else mask[:half])
+            inter = torch.cat([inter, inter], dim=0)                                 # Eq. 11
+        else:
+            inter = self.liia(h, other, cond, mask)                                  # Eq. 11, per person
         return self.cross_block(h, mask, inter)                                      # Eqs. 12-13
 
     def fusion_weights(self) -> dict[str, float]:
