@@ -138,11 +138,16 @@ class EvalResult:
             lines.append(f"| {row} | " + " | ".join(cells) + " |")
         s = self.settings
         lines.append("")
-        lines.append(f"{s.replications} replications, batch {s.batch_size}, preset {s.preset} "
+        lines.append(f"{s.replications} replication{'s' if s.replications != 1 else ''}, batch {s.batch_size}, "
+                     f"preset {s.preset} "
                      f"(embeddings x{s.emb_scale:g} for FID/Diversity, Diversity / {s.diversity_divide_by:g}), "
                      f"Diversity over {self.info.get('diversity_pairs', s.diversity_times)} pairs, "
                      f"MModality {s.mm_num_samples} x {s.mm_num_repeats} x {s.mm_num_times}"
                      + (", quick" if s.quick else "") + ".")
+        described = {k: self.info[k] for k in ("dataset", "split", "items", "evaluator", "checkpoint", "steps",
+                                                "guidance") if self.info.get(k) is not None}
+        if described:
+            lines.append(", ".join(f"{k}: {v}" for k, v in described.items()) + ".")
         return "\n".join(lines) + "\n"
 
     def save(self, out_dir) -> tuple[Path, Path]:
