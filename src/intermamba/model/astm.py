@@ -66,6 +66,8 @@ class FramesLayout:
                              "spatial_mode 'joints' (any length)")
         pad = self.max_frames - frames
         if mask is None:
+            if pad == 0:
+                return x, None                       # a full window: nothing to pad, nothing to mask
             mask = x.new_ones(x.shape[0], frames, dtype=torch.bool)
         return F.pad(x, (0, 0, 0, pad)), F.pad(mask, (0, pad))[:, :, None]   # (b, Lmax, C), mask (b, Lmax, 1)
 
@@ -162,12 +164,17 @@ class ASTM(nn.Module):
                 self.register_buffer(name, torch.tensor(FIXED_FUSION_WEIGHT) if present else None)
 
     def forward(self, h, mask=None, inter=None):
-        """h: (b, T, D) normalised features; mask (b, T) bool; inter (b, T, D) h_inter for the cross variant."""
+        """h: (b, T, D) normalised features; mask (b, T) bool; inter: h_inter for the cross variant, (b, T, D) per
+        person, or (b / 2, T, D) one per pair, shared by both persons (rows [a; b]): projected once, then repeated."""
         if self.cross != (inter is not None):
             raise ValueError("ASTM_cross needs the interaction features h_inter; the self ASTM takes none")
         xs = self.in_proj(h).split(self.d_inner, dim=-1)                         # per branch (b, T, d_inner)
-        sources = (F.silu(self.source_proj(inter)).split(self.d_inner, dim=-1) if self.cross
-                   else (None,) * len(xs))
+        sources = (None,) * len(xs)
+        if self.cross:
+            source = F.silu(self.source_proj(inter))                             # (b or b / 2, T, n d_inner)
+            if source.shape[0] != h.shape[0]:
+                source = source.repeat(h.shape[0] // source.shape[0], 1, 1)     # the pair's h_inter for a and b
+            sources = source.split(self.d_inner, dim=-1)
         z = self.w_beta * self.spatial(xs[-1], mask, sources[-1])               # Eq. 8 (spatial)
         if self.temporal is not None:
             z = z + self.w_alpha * self.temporal(xs[0], mask, sources[0])       # Eqs. 7, 9

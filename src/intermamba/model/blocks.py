@@ -159,10 +159,9 @@ class InterMambaLayer(nn.Module):
         other = swap_persons(h)
         if self.liia is None:
             inter = other
-        elif self.liia.pair:      # one h_inter per pair (rows [a; b]): compute it on the a-rows, share it
-            half = h.shape[0] // 2
-            inter = self.liia(h[:half], other[:half], cond[:half], None if mask is None else mask[:half])
-            inter = torch.cat([inter, inter], dim=0)                                 # Eq. 11
+        elif self.liia.pair:      # one h_inter per pair (rows [a; b]): computed on the a-rows, shared by the
+            half = h.shape[0] // 2  # cross block, which projects it once for both persons
+            inter = self.liia(h[:half], other[:half], cond[:half], None if mask is None else mask[:half])  # Eq. 11
         else:
             inter = self.liia(h, other, cond, mask)                                  # Eq. 11, per person
         return self.cross_block(h, mask, inter)                                      # Eqs. 12-13
