@@ -74,11 +74,13 @@ class SelectiveSSM(nn.Module):
         source = u if source is None else source
         b, _, length = u.shape
         n, dirs = self.d_state, self.directions
-        dbc = self.x_proj(source.transpose(1, 2))                              # (b, L, R + 2 dirs N)
-        dt, B, C = dbc.split([self.dt_rank, dirs * n, dirs * n], dim=-1)
-        delta = self.dt_norm(self.dt_proj(dt)).transpose(1, 2)                 # (b, C, L)  Eq. 6, before P
-        B = B.view(b, length, dirs, n).permute(0, 2, 3, 1)                     # (b, dirs, N, L)
-        C = C.view(b, length, dirs, n).permute(0, 2, 3, 1)
+        # x_proj applied channel-first (W @ source): no transposed copy of the wide source, and B, C come out in
+        # the scan's (b, N, L) layout.
+        dbc = torch.matmul(self.x_proj.weight, source)                         # (b, R + 2 dirs N, L)
+        dt, B, C = dbc.split([self.dt_rank, dirs * n, dirs * n], dim=1)
+        delta = self.dt_norm(self.dt_proj(dt.transpose(1, 2))).transpose(1, 2)  # (b, C, L)  Eq. 6, before P
+        B = B.unflatten(1, (dirs, n))                                           # (b, dirs, N, L)
+        C = C.unflatten(1, (dirs, n))
         A = -torch.exp(_at_least_fp32(self.A_log))                             # (C, N)
         if dirs == 2:
             u, delta, B, C = (self._flip_back_half(x, dim=1) for x in (u, delta, B, C))
