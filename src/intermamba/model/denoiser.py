@@ -69,6 +69,24 @@ class TextHead(nn.Module):
         return x[torch.arange(x.shape[0], device=x.device), last]
 
 
+def stack_persons(x_t: torch.Tensor, lengths=None):
+    """(B, T, 2, F) -> rows [person a; person b] (2B, T, F), and the valid-frame mask (2B, T) or None."""
+    batch, frames, persons, feat = x_t.shape
+    mask = None
+    if lengths is not None:
+        mask = torch.arange(frames, device=x_t.device)[None] < lengths.to(x_t.device)[:, None]  # (B, T)
+        mask = mask.repeat(persons, 1)                                                         # (2B, T)
+    return x_t.permute(2, 0, 1, 3).reshape(persons * batch, frames, feat), mask
+
+
+def unstack_persons(out: torch.Tensor, mask=None) -> torch.Tensor:
+    """(2B, T, F) rows [a; b] -> (B, T, 2, F), padded frames set to exactly 0."""
+    if mask is not None:
+        out = out * mask[..., None].to(out.dtype)
+    rows, frames, feat = out.shape
+    return out.view(NUM_PERSONS, rows // NUM_PERSONS, frames, feat).permute(1, 2, 0, 3)
+
+
 class InterMamba(nn.Module):
     """The denoiser. `model(x_t, t, text_features, text_mask=None, lengths=None, *, drop_text=None)` -> x0-hat."""
 
@@ -116,21 +134,13 @@ class InterMamba(nn.Module):
         """x_t (B, T, 2, F) normalised, t (B,) in [0, num_timesteps), text_features (B, L, text_dim),
         text_mask (B, L) bool, lengths (B,) valid frames or None, drop_text (B,) bool -> x0-hat (B, T, 2, F)."""
         self._check_inputs(x_t, t, text_features, text_mask, lengths, drop_text)
-        batch, frames, persons, feat = x_t.shape
         cond = self.condition(t, text_features, text_mask, drop_text).repeat(NUM_PERSONS, 1)   # (2B, D)
-        mask = None
-        if lengths is not None:
-            mask = torch.arange(frames, device=x_t.device)[None] < lengths.to(x_t.device)[:, None]  # (B, T)
-            mask = mask.repeat(NUM_PERSONS, 1)                                                     # (2B, T)
-        x = x_t.permute(2, 0, 1, 3).reshape(persons * batch, frames, feat)          # (2B, T, F): [a; b]
-        position = sinusoidal_embedding(torch.arange(frames, device=x.device), self.config.latent_dim)
+        x, mask = stack_persons(x_t, lengths)                                       # (2B, T, F), (2B, T)
+        position = sinusoidal_embedding(torch.arange(x.shape[1], device=x.device), self.config.latent_dim)
         h = self.input_proj(x) + position.to(x.dtype) + cond[:, None]               # (2B, T, D)
         for layer in self.layers:
             h = layer(h, cond, mask)
-        out = self.output_proj(self.norm_out(h))                                    # (2B, T, F)
-        if mask is not None:
-            out = out * mask[..., None].to(out.dtype)                                # padded frames: exactly 0
-        return out.view(persons, batch, frames, feat).permute(1, 2, 0, 3)           # (B, T, 2, F)
+        return unstack_persons(self.output_proj(self.norm_out(h)), mask)            # (B, T, 2, F)
 
     def fusion_weights(self) -> dict[str, float]:
         """{'layer0.w_alpha': ..., 'layer0.w_beta': ..., 'layer0.alpha_c': ..., 'layer0.beta_c': ...} for logging."""

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 
 from ..config import ModelConfig
 from .blocks import AdaLN, swap_persons
-from .denoiser import NUM_PERSONS, InterMamba, TextHead, TimestepEmbedding, sinusoidal_embedding
+from .denoiser import (NUM_PERSONS, InterMamba, TextHead, TimestepEmbedding, sinusoidal_embedding, stack_persons,
+                       unstack_persons)
 
 
 class Attention(nn.Module):
@@ -106,21 +107,13 @@ class InterGen(nn.Module):
         """x_t (B, T, 2, F) normalised, t (B,), text_features (B, L, text_dim), text_mask (B, L) bool,
         lengths (B,) or None, drop_text (B,) bool or None -> x0-hat (B, T, 2, F)."""
         self._check_inputs(x_t, t, text_features, text_mask, lengths, drop_text)
-        batch, frames, persons, feat = x_t.shape
         emb = self.condition(t, text_features, text_mask, drop_text).repeat(NUM_PERSONS, 1)    # (2B, D)
-        mask = None
-        if lengths is not None:
-            mask = torch.arange(frames, device=x_t.device)[None] < lengths.to(x_t.device)[:, None]  # (B, T)
-            mask = mask.repeat(NUM_PERSONS, 1)                                                     # (2B, T)
-        x = x_t.permute(2, 0, 1, 3).reshape(persons * batch, frames, feat)          # (2B, T, F): [a; b]
-        position = sinusoidal_embedding(torch.arange(frames, device=x.device), self.config.latent_dim)
+        x, mask = stack_persons(x_t, lengths)                                       # (2B, T, F), (2B, T)
+        position = sinusoidal_embedding(torch.arange(x.shape[1], device=x.device), self.config.latent_dim)
         h = self.input_proj(x) + position.to(x.dtype)                               # (2B, T, D)
         for block in self.blocks:
             h = block(h, swap_persons(h), emb, mask)                                # both read the previous layer
-        out = self.output_proj(h)                                                   # (2B, T, F)
-        if mask is not None:
-            out = out * mask[..., None].to(out.dtype)                                # padded frames: exactly 0
-        return out.view(persons, batch, frames, feat).permute(1, 2, 0, 3)           # (B, T, 2, F)
+        return unstack_persons(self.output_proj(h), mask)                           # (B, T, 2, F), no final norm
 
     def fusion_weights(self) -> dict[str, float]:
         """No learnable fusion in InterGen: empty, so logging code treats both models alike."""
