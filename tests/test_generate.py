@@ -174,3 +174,13 @@ def test_safe_stem():
     assert safe_stem("../../etc/passwd") == "etc_passwd"
     assert safe_stem("!!!") == "motion"
     assert len(safe_stem("word " * 40)) <= 48
+
+
+def test_the_shipped_demo_model_loads_and_generates():
+    pipe = intermamba.InterMambaPipeline.from_pretrained()            # None = the demo inside the package
+    assert pipe.config.name == "demo" and pipe.text_encoder.dim == pipe.config.model.text_dim
+    sample = pipe.generate("two people shake hands", frames=30, steps=2, seed=0)[0]
+    assert sample.joints.shape == (2, 30, 22, 3) and np.isfinite(sample.joints).all()
+    # A trained model draws people: heads above pelvises, pelvises at a plausible height.
+    assert (sample.joints[:, :, 15, 1] > sample.joints[:, :, 0, 1]).all()
+    assert 0.5 < float(np.median(sample.joints[:, :, 0, 1])) < 1.3
