@@ -17,7 +17,6 @@ import dataclasses
 import json
 import os
 import statistics
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch
 
 from .config import Config, load_config
 from .diffusion import DDIMSampler, GaussianDiffusion, conditioned
+from .fileio import atomic_path
 from .model import build_model, count_parameters
 from .ops import resolve_backend, scan_backend, selective_scan
 
@@ -352,16 +352,8 @@ def _scan_once(args, backend: str, backward: bool):
 
 # -------------------------------------------------------------------------------------------- output
 def _atomic_write(path: Union[str, Path], write: Callable[[str], None]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        write(str(tmp))
 
 
 def write_json(result: dict, path: Union[str, Path]) -> None:
