@@ -84,8 +84,6 @@ def read_prompts(path: str) -> list[tuple[str, Optional[int]]]:
 
 
 def _run_generate(args):
-    import json
-    import time
     from pathlib import Path
 
     from .export import output_files, parse_formats, safe_stem, write_sample
@@ -143,29 +141,20 @@ def _run_generate(args):
         raise CLIError(str(err)) from None
 
     # 3. Generate (same-length jobs share batches) and write.
-    by_length: dict[int, list] = {}
-    for job in jobs:
-        by_length.setdefault(job[1], []).append(job)
     from tqdm.auto import tqdm
 
     written = 0
+    steps = args.steps or pipe.config.diffusion.sample_steps
+    guidance = pipe.config.diffusion.guidance if args.guidance is None else args.guidance
     with tqdm(total=len(jobs), desc="generating", unit="sample") as bar:
-        for frames, group in by_length.items():
-            for start in range(0, len(group), args.batch_size):
-                chunk = group[start:start + args.batch_size]
-                tic = time.perf_counter()
-                feats = pipe.sample_features([j[0] for j in chunk], [frames] * len(chunk), [j[2] for j in chunk],
-                                             steps=args.steps, guidance=args.guidance, progress=len(jobs) == 1)
-                seconds = time.perf_counter() - tic
-                for (text, _, seed, stem), sample in zip(chunk, pipe.to_samples([j[0] for j in chunk],
-                                                                                [j[2] for j in chunk], feats)):
-                    record = {"model": pipe.source, "steps": args.steps or pipe.config.diffusion.sample_steps,
-                              "guidance": pipe.config.diffusion.guidance if args.guidance is None else args.guidance,
-                              "device": str(pipe.device),
-                              "timings": {"batch_seconds": round(seconds, 4), "batch_size": len(chunk),
-                                          "seconds_per_sample": round(seconds / len(chunk), 4)}}
-                    written += len(write_sample(sample, out_dir, stem, formats, record=record))
-                    bar.update(1)
+        for indices, samples, seconds in pipe.iter_batches([j[:3] for j in jobs], steps=steps, guidance=guidance,
+                                                           batch_size=args.batch_size, progress=len(jobs) == 1):
+            for index, sample in zip(indices, samples):
+                record = {"model": pipe.source, "steps": steps, "guidance": guidance, "device": str(pipe.device),
+                          "timings": {"batch_seconds": round(seconds, 4), "batch_size": len(samples),
+                                      "seconds_per_sample": round(seconds / len(samples), 4)}}
+                written += len(write_sample(sample, out_dir, jobs[index][3], formats, record=record))
+                bar.update(1)
     print(f"wrote {written} file(s) for {len(jobs)} sample(s) to {out_dir}/")
 
 
@@ -488,8 +477,6 @@ def _run_data(args):
     from .config import load_config
 
     if args.data_command == "write":
-        from pathlib import Path
-
         from .data.synthetic import write_interhuman
 
         if args.items < 1:

@@ -12,7 +12,7 @@ depend on what else is in the batch.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -41,17 +41,6 @@ class Sample:
     @property
     def frames(self) -> int:
         return self.features.shape[0]
-
-
-@dataclass
-class GenerationInfo:
-    model: str
-    steps: int
-    guidance: float
-    device: str
-    seconds: float = 0.0
-    per_sample_seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
@@ -167,19 +156,35 @@ class InterMambaPipeline:
         frames = self.check_frames(frames)
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}")
-        jobs = [(text.strip(), seed + k) for text in texts for k in range(num_samples)]
+        jobs = [(text.strip(), frames, seed + k) for text in texts for k in range(num_samples)]
         out: list[Sample] = []
         bar = None
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(jobs), desc="samples", unit="sample")
-        for start in range(0, len(jobs), batch_size):
-            chunk = jobs[start:start + batch_size]
-            feats = self.sample_features([t for t, _ in chunk], [frames] * len(chunk), [s for _, s in chunk],
-                                         steps=steps, guidance=guidance, progress=progress)
-            out += self.to_samples([t for t, _ in chunk], [s for _, s in chunk], feats)
+        for _, samples, _ in self.iter_batches(jobs, steps=steps, guidance=guidance, batch_size=batch_size,
+                                               progress=progress):
+            out += samples
             if bar is not None:
-                bar.update(len(chunk))
+                bar.update(len(samples))
         if bar is not None:
             bar.close()
         return out
+
+    def iter_batches(self, jobs: Sequence[tuple[str, int, int]], *, steps: Optional[int] = None,
+                     guidance: Optional[float] = None, batch_size: int = 16, progress: bool = False):
+        """Denoise (text, frames, seed) jobs in batches of equal length; yields (job indices, samples, seconds).
+
+        Jobs of one length keep their order, so a single-length request comes back in job order.
+        """
+        by_length: dict[int, list[int]] = {}
+        for index, (_, frames, _) in enumerate(jobs):
+            by_length.setdefault(frames, []).append(index)
+        for frames, indices in by_length.items():
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start:start + batch_size]
+                texts, seeds = [jobs[i][0] for i in chunk], [jobs[i][2] for i in chunk]
+                tic = time.perf_counter()
+                feats = self.sample_features(texts, [frames] * len(chunk), seeds, steps=steps, guidance=guidance,
+                                             progress=progress)
+                yield chunk, self.to_samples(texts, seeds, feats), time.perf_counter() - tic
