@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from intermamba.bench import format_scan_table, format_table, run_bench, scan_benchmark
+from intermamba.bench import format_scan_table, format_table, run_bench, scan_backends_for, scan_benchmark
 from intermamba.cli import main
 from intermamba.config import load_config
 
@@ -80,3 +80,20 @@ def test_scan_benchmark_rows():
 def test_bad_sweep_is_a_clear_error(capsys):
     assert main(["bench", "--configs", "tiny", "--baseline", "none", "--sweep", "8,x"]) == 2
     assert "--sweep must be comma-separated integers" in capsys.readouterr().err
+
+
+def test_scan_backend_option_is_recorded_and_checked(capsys, tmp_path):
+    out = tmp_path / "b.json"
+    assert main(["bench", "--configs", "tiny", "--baseline", "none", "--frames", "8", "--sweep", "", "--repeats", "1",
+                 "--sample-steps", "1", "--sample-repeats", "1", "--scan-backend", "fused", "--no-progress",
+                 "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["environment"]["scan_backend"] == "fused"
+    # GPU-only kernels are refused on CPU before anything runs, with the usable choices named
+    assert main(["bench", "--configs", "tiny", "--scan-backend", "triton"]) == 2
+    err = capsys.readouterr().err
+    assert "--scan-backend 'triton' cannot run on cpu" in err and "fused" in err
+
+
+def test_scan_backends_for_a_device():
+    cpu = scan_backends_for("cpu")
+    assert cpu[:2] == ["ref", "fused"] and "triton" not in cpu and "mamba_ssm" not in cpu

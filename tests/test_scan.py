@@ -1,5 +1,11 @@
 """The selective scan: every fast path against the reference, gradients, dispatch and error messages."""
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -11,12 +17,17 @@ from intermamba.ops import (
     selective_scan,
     selective_scan_fused,
     selective_scan_ref,
+    triton_available,
 )
 
 LAYOUTS = ("time_invariant", "input_dependent", "grouped")
-# The fast CPU paths: pure PyTorch, and the compiled kernel where a C++ compiler could build it.
-FAST = ["fused", pytest.param("native", marks=pytest.mark.skipif(not native_available(),
-                                                                 reason="compiled CPU scan unavailable"))]
+# The fast paths checked on CPU tensors: pure PyTorch, the compiled kernel where a C++ compiler could build it, and
+# the Triton GPU kernels run through Triton's interpreter. The interpreter must be on before triton is first imported,
+# so the "triton" cases run in a child pytest with TRITON_INTERPRET=1 (test_triton_kernels_under_the_interpreter).
+INTERPRETING = os.environ.get("TRITON_INTERPRET") == "1"
+FAST = ["fused",
+        pytest.param("native", marks=pytest.mark.skipif(not native_available(), reason="no compiled CPU scan")),
+        pytest.param("triton", marks=pytest.mark.skipif(not INTERPRETING, reason="run by the interpreter test"))]
 
 
 def fast_scan(backend):
@@ -112,12 +123,15 @@ def test_gradcheck_every_input(backend, layout, options):
         return selective_scan(u, delta, A, B, C, D if use_D else None, z if use_z else None,
                               delta_bias if use_bias else None, softplus, True, backend=backend)
 
-    assert torch.autograd.gradcheck(fn, leaves)
+    # The interpreter pays ~0.1 s a launch: the Triton kernels get gradcheck's fast mode (random projections of
+    # the full Jacobian, still every input).
+    assert torch.autograd.gradcheck(fn, leaves, fast_mode=backend == "triton")
 
 
 @pytest.mark.parametrize("backend", FAST)
 def test_gradients_match_reference_float32_long_sequence(backend):
-    x = make_inputs(2, 8, 16, 1000, layout_B="input_dependent", dtype=torch.float32, seed=2)
+    length = 1000 if backend != "triton" else 4 * 32 + 7   # the interpreter is slow: 4 checkpoint chunks and a tail
+    x = make_inputs(2, 8, 16, length, layout_B="input_dependent", dtype=torch.float32, seed=2)
     grads = []
     for fn in (selective_scan_ref, fast_scan(backend)):
         leaves = {k: v.clone().requires_grad_() for k, v in x.items()}
@@ -164,6 +178,9 @@ def test_unknown_or_unusable_backend_is_a_clear_error():
             pass
     with pytest.raises(RuntimeError, match="mamba_ssm"):
         call(selective_scan, x, False, False, False, False, backend="mamba_ssm")
+    if not INTERPRETING:  # CPU tensors reach the Triton kernels only through the interpreter
+        with pytest.raises(RuntimeError, match="scan backend 'triton' (runs on CUDA tensors|needs the triton package)"):
+            call(selective_scan, x, False, False, False, False, backend="triton")
 
 
 @pytest.mark.parametrize("change,message", [
@@ -184,16 +201,43 @@ def test_bad_shapes_are_clear_errors(change, message):
         selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"], x["D"], x["z"])
 
 
+@pytest.mark.skipif(INTERPRETING or not triton_available(), reason="triton not installed (the dev extra has it)")
+def test_triton_kernels_under_the_interpreter():
+    """Every FAST check (float64 equivalence at 1e-10, gradcheck on every input, long float32 gradients, layouts,
+    half precision) on the Triton kernels, run on CPU by Triton's interpreter in a child pytest."""
+    env = {**os.environ, "TRITON_INTERPRET": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-o", "addopts=", "-m", "not slow and not gpu", "-q",
+                           "-p", "no:cacheprovider", __file__, "-k", "triton"],
+                          env=env, capture_output=True, text=True, cwd=Path(__file__).parent)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    passed = re.search(r"(\d+) passed", proc.stdout)
+    assert passed and int(passed.group(1)) >= 40, proc.stdout[-2000:]   # every FAST case ran on the kernels
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("backend", ["fused", "mamba_ssm"])
+def test_cuda_default_is_a_kernel_without_per_step_launches():
+    u = torch.zeros(1, 4, 5, device="cuda")
+    expected = "mamba_ssm" if mamba_ssm_available() else "triton" if triton_available() else "fused"
+    assert resolve_backend(u) == expected
+    assert resolve_backend(u.double()) == "fused"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("backend", ["fused", "triton", "mamba_ssm"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_cuda_backends_match_cpu_reference(backend, layout):
     if backend == "mamba_ssm" and not mamba_ssm_available():
         pytest.skip("mamba-ssm not installed")
+    if backend == "triton" and not triton_available():
+        pytest.skip("triton not installed")
     x = make_inputs(2, 64, 16, 300, layout_B=layout, dtype=torch.float32, seed=3)
-    y_ref, h_ref = call(selective_scan_ref, x, True, True, True, True, last=True)
-    cuda = {k: v.cuda() for k, v in x.items()}
-    y, h = call(selective_scan, cuda, True, True, True, True, last=True, backend=backend)
-    torch.testing.assert_close(y.cpu(), y_ref, atol=1e-4, rtol=1e-3)
-    torch.testing.assert_close(h.cpu(), h_ref, atol=1e-4, rtol=1e-3)
+    outputs = {}
+    for where, fn, kw in (("cpu", selective_scan_ref, {}), ("cuda", selective_scan, {"backend": backend})):
+        leaves = {k: v.to(where).requires_grad_() for k, v in x.items()}
+        y, h = call(fn, leaves, True, True, True, True, last=True, **kw)
+        (y.square().mean() + h.sum()).backward()   # the last state's gradient path too
+        outputs[where] = [y, h] + [leaves[k].grad for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
+    for got, want in zip(outputs["cuda"], outputs["cpu"]):
+        torch.testing.assert_close(got.detach().cpu(), want.detach(), atol=1e-4, rtol=1e-3)

@@ -28,7 +28,8 @@ from .config import Config, load_config
 from .diffusion import DDIMSampler, GaussianDiffusion, conditioned
 from .fileio import atomic_path
 from .model import build_model, count_parameters
-from .ops import resolve_backend, scan_backend, selective_scan
+from .ops import (mamba_ssm_available, native_available, resolve_backend, scan_backend, selective_scan,
+                  triton_available)
 
 NUM_PERSONS = 2
 TEXT_TOKENS = 20                         # a typical caption's length in encoder tokens
@@ -300,6 +301,14 @@ def _progress(total: int, enabled: bool):
 
 
 # -------------------------------------------------------------------------------------------- scan
+def scan_backends_for(device: Union[str, torch.device]) -> list[str]:
+    """The scan backends that can run on `device`: ref and fused always, then native (CPU), triton, mamba_ssm (CUDA)."""
+    on_cuda = torch.device(device).type == "cuda"
+    return ["ref", "fused"] + (["native"] if not on_cuda and native_available() else []) + \
+        (["triton"] if on_cuda and triton_available() else []) + \
+        (["mamba_ssm"] if on_cuda and mamba_ssm_available() else [])
+
+
 def scan_benchmark(shapes: Sequence[tuple[int, int, int]] = SCAN_SHAPES, *, d_state: int = SCAN_D_STATE,
                    backends: Sequence[str] = ("ref", "fused"), repeats: int = 3, backward: bool = True,
                    device: Union[str, torch.device] = "cpu", max_ref_backward_elems: int = 2 * 300 * 512,

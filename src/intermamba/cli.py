@@ -542,6 +542,9 @@ def _add_bench(sub):
     p.add_argument("--json", default=None, help="write the result here (JSON)")
     p.add_argument("--plot", default=None, help="write the sweep plot here (PNG)")
     p.add_argument("--scan", action="store_true", help="only the selective-scan micro-benchmark")
+    p.add_argument("--scan-backend", default="auto",
+                   help="selective-scan backend for the model runs: auto (mamba_ssm, else triton on CUDA; native, "
+                        "else fused on CPU), ref, fused, native, triton or mamba_ssm")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -550,18 +553,16 @@ def _run_bench(args):
     import torch
 
     from . import bench
-    from .ops import mamba_ssm_available, native_available
+    from .ops import scan_backend
 
     if args.threads:
         torch.set_num_threads(args.threads)
     progress = not args.no_progress
     if args.scan:
         shapes = bench.SCAN_SHAPES[:1] if args.quick else bench.SCAN_SHAPES
-        on_cuda = args.device.startswith("cuda")
-        backends = ["ref", "fused"] + (["native"] if not on_cuda and native_available() else []) + \
-            (["mamba_ssm"] if on_cuda and mamba_ssm_available() else [])
-        rows = bench.scan_benchmark(shapes, backends=backends, repeats=args.repeats or (2 if args.quick else 3),
-                                    device=args.device, progress=progress)
+        rows = bench.scan_benchmark(shapes, backends=bench.scan_backends_for(args.device),
+                                    repeats=args.repeats or (2 if args.quick else 3), device=args.device,
+                                    progress=progress)
         print(bench.format_scan_table(rows))
         if args.json:
             bench.write_json({"scan": rows}, args.json)
@@ -573,12 +574,17 @@ def _run_bench(args):
         raise CLIError(f"--sweep must be comma-separated integers, got {args.sweep!r}") from None
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     baseline = None if args.baseline.lower() == "none" else args.baseline
+    usable = ["auto", *bench.scan_backends_for(args.device)]
+    if args.scan_backend not in usable:
+        raise CLIError(f"--scan-backend {args.scan_backend!r} cannot run on {args.device} here; choose one of "
+                       f"{', '.join(usable)}")
     try:
-        result = bench.run_bench(
-            configs, baseline=baseline, frames=args.frames, device=args.device, dtype=args.dtype,
-            compile_model=args.compile, repeats=args.repeats or (2 if args.quick else 5),
-            sample_steps=args.sample_steps or (10 if args.quick else 50),
-            sample_repeats=args.sample_repeats or (1 if args.quick else 2), sweep=sweep, progress=progress)
+        with scan_backend(args.scan_backend):
+            result = bench.run_bench(
+                configs, baseline=baseline, frames=args.frames, device=args.device, dtype=args.dtype,
+                compile_model=args.compile, repeats=args.repeats or (2 if args.quick else 5),
+                sample_steps=args.sample_steps or (10 if args.quick else 50),
+                sample_repeats=args.sample_repeats or (1 if args.quick else 2), sweep=sweep, progress=progress)
     except ValueError as err:
         raise CLIError(str(err)) from None
     print(bench.format_table(result))

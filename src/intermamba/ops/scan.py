@@ -13,15 +13,21 @@ Three backends share that signature:
                  The fastest pure-PyTorch form (2-4x over the alternatives in the facts file); any device.
     "native"     a compiled C++ CPU kernel (ops/scan_native.py), built on first use when a compiler is present;
                  2-4x faster than "fused" and saves no states (its backward recomputes them row by row).
+    "triton"     a Triton GPU kernel (ops/scan_triton.py): one launch per scan, states in registers, chunked
+                 recomputation in the backward. Needs the `triton` package (CUDA builds of PyTorch ship it).
     "mamba_ssm"  mamba-ssm's CUDA kernel, used when the optional package imports and tensors are on CUDA.
-`selective_scan(..., backend=None)` picks "mamba_ssm" on CUDA when it imports, "native" on CPU when it builds,
-else "fused"; a backend can be forced per call (`backend=`) or for a block of code (`with scan_backend("ref"):`).
+`selective_scan(..., backend=None)` picks on CUDA "mamba_ssm" when it imports, else "triton" when it imports (fp64
+goes to "fused"); on CPU "native" when it builds, else "fused". A backend can be forced per call (`backend=`) or
+for a block of code (`with scan_backend("ref"):`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import importlib
+import os
 from typing import NamedTuple
 
 import torch
@@ -29,7 +35,7 @@ import torch.nn.functional as F
 
 from .scan_native import DISABLE_ENV, native_module
 
-BACKENDS = ("auto", "ref", "fused", "native", "mamba_ssm")
+BACKENDS = ("auto", "ref", "fused", "native", "triton", "mamba_ssm")
 
 # Without saved states (inference) the fused forward still walks time in chunks of this many steps and
 # contracts each chunk of states with C in one batched product: memory O(chunk), few large kernels.
@@ -377,6 +383,41 @@ def selective_scan_native(u, delta, A, B, C, D=None, z=None, delta_bias=None, de
     return _scan_with(core, u, delta, A, B, C, D, z, None, False, return_last_state)
 
 
+# ----------------------------------------------------------------------------------------- Triton (GPU)
+def triton_interpreting() -> bool:
+    """True under Triton's interpreter (TRITON_INTERPRET=1): the kernels then run on CPU tensors (slowly)."""
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+@functools.cache
+def triton_available() -> bool:
+    """True when the `triton` package imports (the kernels compile on first use per shape class); tried once."""
+    try:
+        importlib.import_module("triton")
+    except Exception:  # ImportError, or a triton whose driver fails to load
+        return False
+    return True
+
+
+def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                          return_last_state=False):
+    """The Triton kernel, with the same pre/post-processing as the native path (bias and softplus in-kernel)."""
+    if not triton_available():
+        raise RuntimeError("scan backend 'triton' needs the triton package (CUDA builds of PyTorch ship it); "
+                           "use backend='fused'")
+    if not (u.is_cuda or triton_interpreting()):
+        raise RuntimeError(f"scan backend 'triton' runs on CUDA tensors, got {u.device} (set TRITON_INTERPRET=1 "
+                           "to run it through Triton's interpreter on CPU); use backend='fused'")
+    # Imported per call, not cached: tests switch the interpreter on by re-importing the module.
+    kernel = importlib.import_module(".scan_triton", __package__).TritonScan
+
+    def core(u, delta, A, B, C):
+        bias = None if delta_bias is None else delta_bias.to(u.dtype)
+        return kernel.apply(u, delta, A, B, C, bias, delta_softplus)
+
+    return _scan_with(core, u, delta, A, B, C, D, z, None, False, return_last_state)
+
+
 # ----------------------------------------------------------------------------------------- mamba-ssm
 _MAMBA_SSM_FN = None
 _MAMBA_SSM_TRIED = False
@@ -419,13 +460,14 @@ _IMPLEMENTATIONS = {
     "ref": selective_scan_ref,
     "fused": selective_scan_fused,
     "native": selective_scan_native,
+    "triton": selective_scan_triton,
     "mamba_ssm": selective_scan_mamba_ssm,
 }
 
 
 @contextlib.contextmanager
 def scan_backend(name: str):
-    """Force a backend ("auto", "ref", "fused", "mamba_ssm") for every scan run inside the block."""
+    """Force a backend (one of BACKENDS) for every scan run inside the block."""
     if name not in BACKENDS:
         raise ValueError(f"unknown scan backend {name!r}; choose one of {', '.join(BACKENDS)}")
     token = _forced_backend.set(name)
@@ -443,6 +485,8 @@ def resolve_backend(u: torch.Tensor, backend: str | None = None) -> str:
     if name == "auto":
         if u.is_cuda and u.dtype != torch.float64 and mamba_ssm_available():
             name = "mamba_ssm"
+        elif u.is_cuda and u.dtype != torch.float64 and triton_available():
+            name = "triton"
         elif u.device.type == "cpu" and native_available():
             name = "native"
         else:
@@ -455,8 +499,7 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     """Selective scan with mamba-ssm's signature and semantics (see the module docstring for shapes).
 
     Returns y (B, D, L) in u's dtype, and the last state (B, D, N) too when `return_last_state`.
-    `backend` forces "ref", "fused" or "mamba_ssm" for this call ("auto"/None: mamba-ssm on CUDA when it
-    imports, else the fused path).
+    `backend` forces one of BACKENDS for this call ("auto"/None: see the module docstring).
     """
     _check_inputs(u, delta, A, B, C, D, z, delta_bias)
     impl = _IMPLEMENTATIONS[resolve_backend(u, backend)]
