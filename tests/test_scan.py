@@ -76,7 +76,7 @@ def call(fn, x, use_D, use_z, use_bias, softplus, last=False, **kw):
 @pytest.mark.parametrize("backend", FAST)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("options", OPTIONS)
-@pytest.mark.parametrize("shape", [(2, 4, 3, 1), (1, 6, 5, 7), (3, 4, 2, 13)])
+@pytest.mark.parametrize("shape", [(2, 4, 3, 1), (1, 6, 5, 7), (3, 4, 2, 13), (2, 40, 4, 9)])
 def test_fast_matches_reference_float64(backend, layout, options, shape):
     x = make_inputs(*shape, layout_B=layout)
     y_ref, h_ref = call(selective_scan_ref, x, *options, last=True)

@@ -30,15 +30,19 @@ def _step_size(raw, bias, SOFTPLUS: tl.constexpr):
     x = raw + bias
     if SOFTPLUS:
         e = tl.exp(tl.minimum(x, 20.0))
-        return tl.where(x <= 20.0, tl.log(1.0 + e), x), tl.where(x <= 20.0, e / (1.0 + e), 1.0)
-    return x, tl.full(x.shape, 1.0, x.dtype)
+        step = tl.where(x <= 20.0, tl.log(1.0 + e), x)
+        slope = tl.where(x <= 20.0, e / (1.0 + e), 1.0)
+    else:
+        step = x
+        slope = tl.full(x.shape, 1.0, x.dtype)
+    return step, slope
 
 
 @triton.jit
 def _load_bc(ptr, base, t, offs_d, offs_n, mask_dn, N, VARYING: tl.constexpr):
     """B_t or C_t as a (1, BLOCK_N) row of the (B, G, L, N) tensor, or the (BLOCK_D, BLOCK_N) time-invariant one."""
     if VARYING:
-        return tl.load(ptr + base + t * N + offs_n[None, :], mask=mask_dn, other=0.0)
+        return tl.load(ptr + base + t * N + offs_n[None, :], mask=offs_n[None, :] < N, other=0.0)
     return tl.load(ptr + offs_d[:, None] * N + offs_n[None, :], mask=mask_dn, other=0.0)
 
 
@@ -51,25 +55,26 @@ def _scan_forward_kernel(u_ptr, delta_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, y_ptr,
     b = tl.program_id(0)
     offs_d = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)             # (BD,) channels of this program
     offs_n = tl.arange(0, BLOCK_N)
-    mask_dn = (offs_d[:, None] < D) & (offs_n[None, :] < N)                 # (BD, BN)
+    mask_d = offs_d < D
+    mask_dn = mask_d[:, None] & (offs_n[None, :] < N)                       # (BD, BN)
     bc_base = (b * G + (tl.program_id(1) * BLOCK_D) // dims_per_group) * L * N  # this block's group of B/C
     dn = offs_d[:, None] * N + offs_n[None, :]
     A = tl.load(A_ptr + dn, mask=mask_dn, other=0.0)                       # (BD, BN)
     bias = 0.0
     if HAS_BIAS:
-        bias = tl.load(bias_ptr + offs_d)
+        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0)
     row = b * L * D + offs_d                                                # u[b, t, d] = row + t * D
     h = tl.zeros((BLOCK_D, BLOCK_N), dtype=A.dtype)                         # h_{-1} = 0
     for start in range(0, L, CHUNK_):
         if SAVE_CKPT:                                                       # state before this chunk's first step
             tl.store(ckpt_ptr + (b * tl.cdiv(L, CHUNK_) + start // CHUNK_) * D * N + dn, h, mask=mask_dn)
         for t in range(start, tl.minimum(start + CHUNK_, L)):
-            dt, _ = _step_size(tl.load(delta_ptr + row + t * D), bias, SOFTPLUS)  # (BD,)
-            u = tl.load(u_ptr + row + t * D)
+            dt, _ = _step_size(tl.load(delta_ptr + row + t * D, mask=mask_d, other=0.0), bias, SOFTPLUS)  # (BD,)
+            u = tl.load(u_ptr + row + t * D, mask=mask_d, other=0.0)
             B_t = _load_bc(B_ptr, bc_base, t, offs_d, offs_n, mask_dn, N, B_VARYING)
             C_t = _load_bc(C_ptr, bc_base, t, offs_d, offs_n, mask_dn, N, C_VARYING)
             h = tl.exp(dt[:, None] * A) * h + (dt * u)[:, None] * B_t       # Eqs. 4-5
-            tl.store(y_ptr + row + t * D, tl.sum(h * C_t, axis=1))          # y_t = C_t h_t
+            tl.store(y_ptr + row + t * D, tl.sum(h * C_t, axis=1), mask=mask_d)  # y_t = C_t h_t
     tl.store(last_ptr + b * D * N + dn, h, mask=mask_dn)
 
 
@@ -90,14 +95,15 @@ def _scan_backward_kernel(u_ptr, delta_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, gy_pt
     nblk = tl.num_programs(1)
     offs_d = blk * BLOCK_D + tl.arange(0, BLOCK_D)
     offs_n = tl.arange(0, BLOCK_N)
-    mask_dn = (offs_d[:, None] < D) & (offs_n[None, :] < N)
+    mask_d = offs_d < D
+    mask_dn = mask_d[:, None] & (offs_n[None, :] < N)
     mask_n = offs_n < N
     bc_base = (b * G + (blk * BLOCK_D) // dims_per_group) * L * N
     dn = offs_d[:, None] * N + offs_n[None, :]
     A = tl.load(A_ptr + dn, mask=mask_dn, other=0.0)
     bias = 0.0
     if HAS_BIAS:
-        bias = tl.load(bias_ptr + offs_d)
+        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0)
     row = b * L * D + offs_d
     # this program's scratch: CHUNK states of (BLOCK_D, BLOCK_N)
     scratch = scratch_ptr + (b * nblk + blk) * CHUNK_ * BLOCK_D * BLOCK_N \
@@ -117,17 +123,18 @@ def _scan_backward_kernel(u_ptr, delta_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, gy_pt
         h = h_start
         for k in range(0, steps):                                          # recompute this chunk's states
             t = start + k
-            dt, _ = _step_size(tl.load(delta_ptr + row + t * D), bias, SOFTPLUS)
+            dt, _ = _step_size(tl.load(delta_ptr + row + t * D, mask=mask_d, other=0.0), bias, SOFTPLUS)
             B_t = _load_bc(B_ptr, bc_base, t, offs_d, offs_n, mask_dn, N, B_VARYING)
-            h = tl.exp(dt[:, None] * A) * h + (dt * tl.load(u_ptr + row + t * D))[:, None] * B_t
+            u = tl.load(u_ptr + row + t * D, mask=mask_d, other=0.0)
+            h = tl.exp(dt[:, None] * A) * h + (dt * u)[:, None] * B_t
             tl.store(scratch + k * BLOCK_D * BLOCK_N, h)
         tl.debug_barrier()
         for j in range(0, steps):
             k = steps - 1 - j
             t = start + k
-            dt, dsoft = _step_size(tl.load(delta_ptr + row + t * D), bias, SOFTPLUS)  # (BD,)
-            u = tl.load(u_ptr + row + t * D)
-            gy = tl.load(gy_ptr + row + t * D)
+            dt, dsoft = _step_size(tl.load(delta_ptr + row + t * D, mask=mask_d, other=0.0), bias, SOFTPLUS)  # (BD,)
+            u = tl.load(u_ptr + row + t * D, mask=mask_d, other=0.0)
+            gy = tl.load(gy_ptr + row + t * D, mask=mask_d, other=0.0)
             B_t = _load_bc(B_ptr, bc_base, t, offs_d, offs_n, mask_dn, N, B_VARYING)
             C_t = _load_bc(C_ptr, bc_base, t, offs_d, offs_n, mask_dn, N, C_VARYING)
             h = tl.load(scratch + k * BLOCK_D * BLOCK_N)                    # h_t
@@ -138,8 +145,8 @@ def _scan_backward_kernel(u_ptr, delta_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, gy_pt
             gdA = g * Abar * h_prev
             d_deltau = tl.sum(g * B_t, axis=1)                              # (BD,)
             dA += gdA * dt[:, None]
-            tl.store(du_ptr + row + t * D, d_deltau * dt)
-            tl.store(ddelta_ptr + row + t * D, (d_deltau * u + tl.sum(gdA * A, axis=1)) * dsoft)
+            tl.store(du_ptr + row + t * D, d_deltau * dt, mask=mask_d)
+            tl.store(ddelta_ptr + row + t * D, (d_deltau * u + tl.sum(gdA * A, axis=1)) * dsoft, mask=mask_d)
             if B_VARYING:
                 tl.store(dB_ptr + ((b * nblk + blk) * L + t) * N + offs_n,
                          tl.sum(g * (dt * u)[:, None], axis=0), mask=mask_n)
@@ -159,12 +166,21 @@ def _scan_backward_kernel(u_ptr, delta_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, gy_pt
         tl.store(dC_ptr + b * D * N + dn, dC_inv, mask=mask_dn)
 
 
-def _block_d(dims_per_group: int) -> int:
-    """Largest power of two <= MAX_BLOCK_D dividing the channels of a group (a block never straddles groups)."""
+def _block_d(dim: int, groups: int) -> int:
+    """Channels per program. Ungrouped: a power of two up to MAX_BLOCK_D (the last block is masked). Grouped: the
+    largest power of two <= MAX_BLOCK_D dividing the channels of a group, so that a block never straddles groups."""
+    if groups == 1:
+        return min(MAX_BLOCK_D, triton.next_power_of_2(dim))
+    dims_per_group = dim // groups
     block = 1
     while block < MAX_BLOCK_D and dims_per_group % (2 * block) == 0:
         block *= 2
     return block
+
+
+def _num_warps(block_d: int, block_n: int) -> int:
+    """About four state elements per thread: 1 warp for a (4, 16) block, 4 for (32, 16)."""
+    return max(1, min(4, block_d * block_n // 128))
 
 
 def _bc_layout(X: torch.Tensor) -> tuple[torch.Tensor, int, bool]:
@@ -207,15 +223,16 @@ class TritonScan(torch.autograd.Function):
         deltat = delta.transpose(1, 2).contiguous()
         A = A.contiguous()
         bias = delta_bias.contiguous() if delta_bias is not None else ut.new_empty(0)
-        block_d = _block_d(dim // groups)
+        block_d = _block_d(dim, groups)
+        block_n = triton.next_power_of_2(d_state)
         save = any(ctx.needs_input_grad[:6])                        # checkpoints only when a backward will come
         y = torch.empty_like(ut)
         last = ut.new_empty(batch, dim, d_state)
         ckpt = ut.new_empty(batch, triton.cdiv(length, CHUNK), dim, d_state) if save else ut.new_empty(0)
-        _scan_forward_kernel[(batch, dim // block_d)](
+        _scan_forward_kernel[(batch, triton.cdiv(dim, block_d))](
             ut, deltat, bias, A, Bk, Ck, y, last, ckpt, length, dim, d_state, groups, dim // groups,
             HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(softplus), B_VARYING=b_varying, C_VARYING=c_varying,
-            SAVE_CKPT=save, CHUNK_=CHUNK, BLOCK_D=block_d, BLOCK_N=triton.next_power_of_2(d_state))
+            SAVE_CKPT=save, CHUNK_=CHUNK, BLOCK_D=block_d, BLOCK_N=block_n, num_warps=_num_warps(block_d, block_n))
         ctx.save_for_backward(ut, deltat, bias, A, Bk, Ck, ckpt)
         ctx.settings = (bool(softplus), groups, block_d, B, C, delta_bias is not None, b_varying, c_varying)
         return y.transpose(1, 2), last
@@ -226,7 +243,7 @@ class TritonScan(torch.autograd.Function):
         softplus, groups, block_d, B, C, has_bias, b_varying, c_varying = ctx.settings
         batch, length, dim = ut.shape
         d_state = A.shape[1]
-        blocks = dim // block_d
+        blocks = triton.cdiv(dim, block_d)
         block_n = triton.next_power_of_2(d_state)
         gy = grad_y.transpose(1, 2).contiguous() if grad_y is not None else torch.zeros_like(ut)
         glast = grad_last.contiguous() if grad_last is not None else ut.new_empty(0)
@@ -242,7 +259,8 @@ class TritonScan(torch.autograd.Function):
             ut, deltat, bias, A, Bk, Ck, gy, glast, ckpt, scratch, du, ddelta, dA, dB, dC,
             length, dim, d_state, groups, dim // groups,
             HAS_BIAS=has_bias, SOFTPLUS=softplus, B_VARYING=b_varying, C_VARYING=c_varying,
-            HAS_GLAST=grad_last is not None, CHUNK_=CHUNK, BLOCK_D=block_d, BLOCK_N=block_n)
+            HAS_GLAST=grad_last is not None, CHUNK_=CHUNK, BLOCK_D=block_d, BLOCK_N=block_n,
+            num_warps=_num_warps(block_d, block_n))
         ddelta = ddelta.transpose(1, 2)
         dbias = ddelta.sum((0, 2)) if has_bias else None
         return (du.transpose(1, 2), ddelta, dA.sum(0), _bc_grad(dB, B, B.shape[1] if B.dim() == 4 else 1),
