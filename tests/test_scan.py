@@ -214,6 +214,40 @@ def test_triton_kernels_under_the_interpreter():
     assert passed and int(passed.group(1)) >= 40, proc.stdout[-2000:]   # every FAST case ran on the kernels
 
 
+@pytest.mark.skipif(INTERPRETING or not triton_available(), reason="triton not installed (the dev extra has it)")
+@pytest.mark.parametrize("b_varying,c_varying", [(True, True), (False, True), (True, False)])
+def test_triton_kernels_compile_to_gpu_code_without_a_gpu(b_varying, c_varying):
+    """The interpreter does not catch what only the compiler rejects (return types, loop-carried types): compile
+    every kernel variant ahead of time to Hopper and Ampere machine code (Triton ships its ptxas)."""
+    import inspect
+    import itertools
+    import warnings
+
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from intermamba.ops import scan_triton
+
+    def compile_for(kernel, constexprs, dtype="fp32", arch=90):
+        signature = {name: "constexpr" if name in constexprs else f"*{dtype}" if name.endswith("_ptr") else "i32"
+                     for name in inspect.signature(kernel.fn).parameters}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # Triton's notices about its own defaults
+            compiled = triton.compile(ASTSource(fn=kernel, signature=signature, constexprs=constexprs),
+                                      target=GPUTarget("cuda", arch, 32), options={"num_warps": 4})
+        assert compiled.asm["cubin"]
+
+    blocks = dict(B_VARYING=b_varying, C_VARYING=c_varying, CHUNK_=scan_triton.CHUNK, BLOCK_D=32, BLOCK_N=16)
+    for flag, softplus in itertools.product((True, False), (True, False)):
+        shared = dict(blocks, HAS_BIAS=softplus, SOFTPLUS=softplus)
+        compile_for(scan_triton._scan_forward_kernel, dict(shared, SAVE_CKPT=flag))
+        compile_for(scan_triton._scan_backward_kernel, dict(shared, HAS_GLAST=flag))
+    narrow = dict(blocks, HAS_BIAS=False, SOFTPLUS=True, BLOCK_D=4, BLOCK_N=4)
+    compile_for(scan_triton._scan_forward_kernel, dict(narrow, SAVE_CKPT=True), dtype="fp64", arch=80)
+    compile_for(scan_triton._scan_backward_kernel, dict(narrow, HAS_GLAST=False), dtype="fp64", arch=80)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_default_is_a_kernel_without_per_step_launches():

@@ -41,9 +41,11 @@ def _step_size(raw, bias, SOFTPLUS: tl.constexpr):
 @triton.jit
 def _load_bc(ptr, base, t, offs_d, offs_n, mask_dn, N, VARYING: tl.constexpr):
     """B_t or C_t as a (1, BLOCK_N) row of the (B, G, L, N) tensor, or the (BLOCK_D, BLOCK_N) time-invariant one."""
-    if VARYING:
-        return tl.load(ptr + base + t * N + offs_n[None, :], mask=offs_n[None, :] < N, other=0.0)
-    return tl.load(ptr + offs_d[:, None] * N + offs_n[None, :], mask=mask_dn, other=0.0)
+    if VARYING:  # one return after the branch: compiled Triton requires every return to have one type
+        X = tl.load(ptr + base + t * N + offs_n[None, :], mask=offs_n[None, :] < N, other=0.0)
+    else:
+        X = tl.load(ptr + offs_d[:, None] * N + offs_n[None, :], mask=mask_dn, other=0.0)
+    return X
 
 
 @triton.jit
