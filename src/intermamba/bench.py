@@ -128,6 +128,8 @@ class _Subject:
     model: torch.nn.Module
     call: Callable[[], object]      # one denoiser call: the guidance pair (batch 2) at `frames`
     sample: Callable[[], object]    # one full guided DDIM sample (batch 1)
+    eager_call: Callable[[], object]  # `call` without torch.compile: FLOPs are counted here (the counter's
+                                      # module hooks would fire twice through a compiled module)
 
 
 def _is_path(name: str) -> bool:
@@ -153,16 +155,15 @@ def _inputs(cfg: Config, frames: int, batch: int, device, dtype, generator):
 def _subject(name: str, cfg: Config, *, frames: int, sample_steps: int, device, dtype, compile_model: bool,
              seed: int) -> _Subject:
     torch.manual_seed(seed)
-    model = build_model(cfg).to(device=device, dtype=dtype).eval()
-    if compile_model:
-        model = torch.compile(model)
+    eager = build_model(cfg).to(device=device, dtype=dtype).eval()
+    model = torch.compile(eager) if compile_model else eager
     gen = torch.Generator().manual_seed(seed)
     x, t, text = _inputs(cfg, frames, NUM_PERSONS, device, dtype, gen)   # cond + null: one batched call
     drop = torch.tensor([False, True], device=device)
 
-    def call():
+    def call(net=model):
         with torch.inference_mode():
-            return model(x, t, text, drop_text=drop)
+            return net(x, t, text, drop_text=drop)
 
     diffusion = GaussianDiffusion.from_config(cfg.diffusion)
     sampler = DDIMSampler(diffusion, sample_steps, cfg.diffusion.eta)
@@ -174,7 +175,7 @@ def _subject(name: str, cfg: Config, *, frames: int, sample_steps: int, device, 
                                   guidance=cfg.diffusion.guidance, generator=torch.Generator().manual_seed(seed),
                                   device=device, dtype=dtype)
 
-    return _Subject(name, cfg, model, call, sample)
+    return _Subject(name, cfg, eager, call, sample, eager_call=lambda: call(eager))
 
 
 def _round_robin(subjects: Sequence[_Subject], what: str, repeats: int, device, tick: Callable[[], None]) -> dict:
@@ -235,7 +236,7 @@ def run_bench(configs: Iterable[Union[str, Config]], *, baseline: Optional[str] 
         tick(f"{s.name}: warm-up")
         s.call()
         with torch.inference_mode():
-            flops = count_flops(s.call)
+            flops = count_flops(s.eager_call)
         memory = peak_memory(s.call, device)
         tick(f"{s.name}: flops/memory")
         rows[s.name] = dict(config=s.cfg.name, arch=s.cfg.model.arch, params=count_parameters(s.model),

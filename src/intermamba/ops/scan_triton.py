@@ -194,17 +194,18 @@ def _bc_layout(X: torch.Tensor) -> tuple[torch.Tensor, int, bool]:
     return X.transpose(-1, -2).contiguous(), X.shape[1], True
 
 
-def _bc_grad(partial: torch.Tensor, like: torch.Tensor, groups: int) -> torch.Tensor:
-    """Reduce the kernels' per-block partial sums to the gradient of the caller's B or C.
+def _bc_grad(partial: torch.Tensor, dims: int, groups: int) -> torch.Tensor:
+    """Reduce the kernels' per-block partial sums to the gradient of the caller's B or C (`dims` dimensions,
+    `groups` groups).
 
     time-invariant: (batch, D, N) summed over the batch; varying: (batch, blocks, L, N) summed over each group's
     blocks, back to (batch, G, N, L) or (batch, N, L).
     """
-    if like.dim() == 2:
+    if dims == 2:
         return partial.sum(0)
     batch, blocks, length, d_state = partial.shape
     grad = partial.view(batch, groups, blocks // groups, length, d_state).sum(2).transpose(-1, -2)
-    return grad.squeeze(1) if like.dim() == 3 else grad
+    return grad.squeeze(1) if dims == 3 else grad
 
 
 class TritonScan(torch.autograd.Function):
@@ -236,13 +237,14 @@ class TritonScan(torch.autograd.Function):
             HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(softplus), B_VARYING=b_varying, C_VARYING=c_varying,
             SAVE_CKPT=save, CHUNK_=CHUNK, BLOCK_D=block_d, BLOCK_N=block_n, num_warps=_num_warps(block_d, block_n))
         ctx.save_for_backward(ut, deltat, bias, A, Bk, Ck, ckpt)
-        ctx.settings = (bool(softplus), groups, block_d, B, C, delta_bias is not None, b_varying, c_varying)
+        ctx.settings = (bool(softplus), groups, block_d, delta_bias is not None, b_varying, c_varying,
+                        (B.dim(), B.shape[1] if B.dim() == 4 else 1), (C.dim(), C.shape[1] if C.dim() == 4 else 1))
         return y.transpose(1, 2), last
 
     @staticmethod
     def backward(ctx, grad_y, grad_last):
         ut, deltat, bias, A, Bk, Ck, ckpt = ctx.saved_tensors
-        softplus, groups, block_d, B, C, has_bias, b_varying, c_varying = ctx.settings
+        softplus, groups, block_d, has_bias, b_varying, c_varying, b_layout, c_layout = ctx.settings
         batch, length, dim = ut.shape
         d_state = A.shape[1]
         blocks = triton.cdiv(dim, block_d)
@@ -265,5 +267,4 @@ class TritonScan(torch.autograd.Function):
             num_warps=_num_warps(block_d, block_n))
         ddelta = ddelta.transpose(1, 2)
         dbias = ddelta.sum((0, 2)) if has_bias else None
-        return (du.transpose(1, 2), ddelta, dA.sum(0), _bc_grad(dB, B, B.shape[1] if B.dim() == 4 else 1),
-                _bc_grad(dC, C, C.shape[1] if C.dim() == 4 else 1), dbias, None)
+        return (du.transpose(1, 2), ddelta, dA.sum(0), _bc_grad(dB, *b_layout), _bc_grad(dC, *c_layout), dbias, None)
