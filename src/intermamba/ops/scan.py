@@ -24,7 +24,6 @@ for a block of code (`with scan_backend("ref"):`).
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import importlib
 import os
@@ -41,7 +40,9 @@ BACKENDS = ("auto", "ref", "fused", "native", "triton", "mamba_ssm")
 # contracts each chunk of states with C in one batched product: memory O(chunk), few large kernels.
 INFERENCE_CHUNK = 64
 
-_forced_backend: contextvars.ContextVar[str] = contextvars.ContextVar("intermamba_scan_backend", default="auto")
+# The backend forced by `scan_backend` (process-wide). A plain global rather than a ContextVar: torch.compile
+# reads (and guards on) a module global, but cannot trace ContextVar.get.
+_forced_backend = "auto"
 
 
 # ----------------------------------------------------------------------------------------- validation
@@ -319,7 +320,8 @@ def selective_scan_fused(u, delta, A, B, C, D=None, z=None, delta_bias=None, del
 
 # ----------------------------------------------------------------------------------------- native (C++)
 def _bc_native(X: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """B or C for the compiled kernel: (D, N) as is, varying ones time-major (B, G, L, N); and G."""
+    """B or C for the compiled kernel: (D, N) as is, varying ones time-major (B, G, L, N); and G.
+    Plain tensor ops, so autograd carries the kernel-layout gradient back to the caller's layout."""
     if X.dim() == 2:
         return X.contiguous(), 1
     if X.dim() == 3:
@@ -327,40 +329,53 @@ def _bc_native(X: torch.Tensor) -> tuple[torch.Tensor, int]:
     return X.transpose(-1, -2).contiguous(), X.shape[1]
 
 
-def _bc_native_grad(grad: torch.Tensor, dims: int) -> torch.Tensor:
-    """Undo `_bc_native` for a gradient, back to the caller's B or C with `dims` dimensions."""
-    if dims == 2:
-        return grad
-    grad = grad.transpose(-1, -2)                                          # (B, G, N, L)
-    return grad.squeeze(1) if dims == 3 else grad
+# The kernel as torch custom ops with fake (shape-only) implementations, so that torch.compile traces a model
+# through the scan instead of breaking its graph at an opaque extension call. The ops save inputs only, never states.
+@torch.library.custom_op("intermamba::native_scan_forward", mutates_args=())
+def _native_forward(u: torch.Tensor, delta: torch.Tensor, bias: torch.Tensor, softplus: bool, A: torch.Tensor,
+                    B: torch.Tensor, C: torch.Tensor, groups_b: int, groups_c: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """y = C h (B, D, L), without the D skip and the gate, and the last state (B, D, N). delta_bias and softplus
+    are applied inside the kernel (softplus is costly as a separate pass on CPU); `bias` is empty for none."""
+    y, last = native_module().scan_forward(u, delta, bias, softplus, A, B, C, groups_b, groups_c)
+    return y, last
 
 
-class _NativeScan(torch.autograd.Function):
-    """The compiled kernel (ops/scan_native.py) as an autograd function; saves inputs only, never states.
+@_native_forward.register_fake
+def _(u, delta, bias, softplus, A, B, C, groups_b, groups_c):
+    return torch.empty_like(u), u.new_empty(u.shape[0], u.shape[1], A.shape[1])
 
-    delta_bias and softplus are applied inside the kernel (softplus is costly as a separate pass on CPU).
-    """
 
-    @staticmethod
-    def forward(ctx, u, delta, A, B, C, delta_bias, softplus):
-        Bn, gb = _bc_native(B)
-        Cn, gc = _bc_native(C)
-        u, delta, A = u.contiguous(), delta.contiguous(), A.contiguous()
-        bias = delta_bias.contiguous() if delta_bias is not None else u.new_empty(0)
-        y, last = native_module().scan_forward(u, delta, bias, softplus, A, Bn, Cn, gb, gc)
-        ctx.save_for_backward(u, delta, bias, A, Bn, Cn)
-        ctx.settings = (softplus, gb, gc, B.dim(), C.dim(), delta_bias is not None)
-        return y, last
+@torch.library.custom_op("intermamba::native_scan_backward", mutates_args=())
+def _native_backward(u: torch.Tensor, delta: torch.Tensor, bias: torch.Tensor, softplus: bool, A: torch.Tensor,
+                     B: torch.Tensor, C: torch.Tensor, grad_y: torch.Tensor, grad_last: torch.Tensor,
+                     groups_b: int, groups_c: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
+                                                            torch.Tensor]:
+    """Gradients of u, the raw delta (before bias and softplus), A, and B, C in the kernel's layout."""
+    grads = native_module().scan_backward(u, delta, bias, softplus, A, B, C, grad_y, grad_last, groups_b, groups_c)
+    return tuple(grads)
 
-    @staticmethod
-    def backward(ctx, grad_y, grad_last):
-        u, delta, bias, A, Bn, Cn = ctx.saved_tensors
-        softplus, gb, gc, dims_B, dims_C, has_bias = ctx.settings
-        gy = grad_y.contiguous() if grad_y is not None else torch.zeros_like(u)
-        glast = grad_last.contiguous() if grad_last is not None else None
-        du, ddelta, dA, dB, dC = native_module().scan_backward(u, delta, bias, softplus, A, Bn, Cn, gy, glast, gb, gc)
-        dbias = ddelta.sum((0, 2)) if has_bias else None
-        return du, ddelta, dA, _bc_native_grad(dB, dims_B), _bc_native_grad(dC, dims_C), dbias, None
+
+@_native_backward.register_fake
+def _(u, delta, bias, softplus, A, B, C, grad_y, grad_last, groups_b, groups_c):
+    return torch.empty_like(u), torch.empty_like(delta), torch.empty_like(A), torch.empty_like(B), torch.empty_like(C)
+
+
+def _native_setup(ctx, inputs, output):
+    u, delta, bias, softplus, A, B, C, groups_b, groups_c = inputs
+    ctx.save_for_backward(u, delta, bias, A, B, C)
+    ctx.settings = (softplus, groups_b, groups_c)
+
+
+def _native_grad(ctx, grad_y, grad_last):
+    u, delta, bias, A, B, C = ctx.saved_tensors
+    softplus, groups_b, groups_c = ctx.settings
+    du, ddelta, dA, dB, dC = _native_backward(u, delta, bias, softplus, A, B, C, grad_y.contiguous(),
+                                              grad_last.contiguous(), groups_b, groups_c)
+    dbias = ddelta.sum((0, 2)) if bias.numel() else None              # the bias's gradient: ddelta over (B, L)
+    return du, ddelta, dbias, None, dA, dB, dC, None, None
+
+
+_native_forward.register_autograd(_native_grad, setup_context=_native_setup)
 
 
 def native_available() -> bool:
@@ -377,8 +392,10 @@ def selective_scan_native(u, delta, A, B, C, D=None, z=None, delta_bias=None, de
     if u.device.type != "cpu":
         raise RuntimeError(f"scan backend 'native' runs on CPU tensors, got {u.device}; use backend='fused'")
     def core(u, delta, A, B, C):  # bias and softplus go into the kernel
-        bias = None if delta_bias is None else delta_bias.to(u.dtype)
-        return _NativeScan.apply(u, delta, A, B, C, bias, delta_softplus)
+        bias = u.new_empty(0) if delta_bias is None else delta_bias.to(u.dtype).contiguous()
+        (Bn, groups_b), (Cn, groups_c) = _bc_native(B), _bc_native(C)
+        return _native_forward(u.contiguous(), delta.contiguous(), bias, bool(delta_softplus), A.contiguous(),
+                               Bn, Cn, groups_b, groups_c)
 
     return _scan_with(core, u, delta, A, B, C, D, z, None, False, return_last_state)
 
@@ -470,16 +487,17 @@ def scan_backend(name: str):
     """Force a backend (one of BACKENDS) for every scan run inside the block."""
     if name not in BACKENDS:
         raise ValueError(f"unknown scan backend {name!r}; choose one of {', '.join(BACKENDS)}")
-    token = _forced_backend.set(name)
+    global _forced_backend
+    previous, _forced_backend = _forced_backend, name
     try:
         yield
     finally:
-        _forced_backend.reset(token)
+        _forced_backend = previous
 
 
 def resolve_backend(u: torch.Tensor, backend: str | None = None) -> str:
     """The backend a scan of `u` would use: `backend`, else the one forced by `scan_backend`, else auto."""
-    name = backend if backend is not None else _forced_backend.get()
+    name = backend if backend is not None else _forced_backend
     if name not in BACKENDS:
         raise ValueError(f"unknown scan backend {name!r}; choose one of {', '.join(BACKENDS)}")
     if name == "auto":
