@@ -6,7 +6,7 @@ Nothing of size (B, D, N, L) is ever stored: the forward saves the state at the 
 (only when autograd will need it), and the backward, walking chunks from last to first, recomputes one chunk's
 states into a small scratch buffer and then runs the reverse-time recurrence over it.
 
-Layout handed to the kernels (prepared by `scan_core`): u, delta (B, L, D) contiguous, so each step loads a
+Layout handed to the kernels (prepared by `TritonScan.forward`): u, delta (B, L, D) contiguous, so each step loads a
 contiguous block of channels; A (D, N); B, C either (D, N) time-invariant or (B, G, L, N) time-major with the
 state innermost. Kernels compute in the inputs' dtype (fp32, or fp64 for tests). With TRITON_INTERPRET=1 they
 run on CPU tensors through Triton's interpreter: that is how the test suite validates them without a GPU.
