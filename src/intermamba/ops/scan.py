@@ -318,10 +318,11 @@ def selective_scan_fused(u, delta, A, B, C, D=None, z=None, delta_bias=None, del
     return _scan_with(_fused_core, u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
 
 
-# ----------------------------------------------------------------------------------------- native (C++)
-def _bc_native(X: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """B or C for the compiled kernel: (D, N) as is, varying ones time-major (B, G, L, N); and G.
-    Plain tensor ops, so autograd carries the kernel-layout gradient back to the caller's layout."""
+# ----------------------------------------------------------------------------------------- compiled kernels
+def _bc_kernel_layout(X: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """B or C for the compiled kernels (native and Triton): (D, N) as is, varying ones time-major (B, G, L, N),
+    the state innermost; and G. Plain tensor ops, so autograd carries the kernel-layout gradient back to the
+    caller's layout."""
     if X.dim() == 2:
         return X.contiguous(), 1
     if X.dim() == 3:
@@ -333,7 +334,8 @@ def _bc_native(X: torch.Tensor) -> tuple[torch.Tensor, int]:
 # through the scan instead of breaking its graph at an opaque extension call. The ops save inputs only, never states.
 @torch.library.custom_op("intermamba::native_scan_forward", mutates_args=())
 def _native_forward(u: torch.Tensor, delta: torch.Tensor, bias: torch.Tensor, softplus: bool, A: torch.Tensor,
-                    B: torch.Tensor, C: torch.Tensor, groups_b: int, groups_c: int) -> tuple[torch.Tensor, torch.Tensor]:
+                    B: torch.Tensor, C: torch.Tensor, groups_b: int,
+                    groups_c: int) -> tuple[torch.Tensor, torch.Tensor]:
     """y = C h (B, D, L), without the D skip and the gate, and the last state (B, D, N). delta_bias and softplus
     are applied inside the kernel (softplus is costly as a separate pass on CPU); `bias` is empty for none."""
     y, last = native_module().scan_forward(u, delta, bias, softplus, A, B, C, groups_b, groups_c)
@@ -393,7 +395,7 @@ def selective_scan_native(u, delta, A, B, C, D=None, z=None, delta_bias=None, de
         raise RuntimeError(f"scan backend 'native' runs on CPU tensors, got {u.device}; use backend='fused'")
     def core(u, delta, A, B, C):  # bias and softplus go into the kernel
         bias = u.new_empty(0) if delta_bias is None else delta_bias.to(u.dtype).contiguous()
-        (Bn, groups_b), (Cn, groups_c) = _bc_native(B), _bc_native(C)
+        (Bn, groups_b), (Cn, groups_c) = _bc_kernel_layout(B), _bc_kernel_layout(C)
         return _native_forward(u.contiguous(), delta.contiguous(), bias, bool(delta_softplus), A.contiguous(),
                                Bn, Cn, groups_b, groups_c)
 
@@ -425,12 +427,12 @@ def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, de
     if not (u.is_cuda or triton_interpreting()):
         raise RuntimeError(f"scan backend 'triton' runs on CUDA tensors, got {u.device} (set TRITON_INTERPRET=1 "
                            "to run it through Triton's interpreter on CPU); use backend='fused'")
-    # Imported per call, not cached: tests switch the interpreter on by re-importing the module.
-    kernel = importlib.import_module(".scan_triton", __package__).TritonScan
+    from .scan_triton import TritonScan   # imported on first use: triton is optional
 
-    def core(u, delta, A, B, C):
+    def core(u, delta, A, B, C):  # bias and softplus go into the kernel
         bias = None if delta_bias is None else delta_bias.to(u.dtype)
-        return kernel.apply(u, delta, A, B, C, bias, delta_softplus)
+        (Bk, _), (Ck, _) = _bc_kernel_layout(B), _bc_kernel_layout(C)
+        return TritonScan.apply(u, delta, A, Bk, Ck, bias, delta_softplus)
 
     return _scan_with(core, u, delta, A, B, C, D, z, None, False, return_last_state)
 

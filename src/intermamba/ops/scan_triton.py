@@ -6,10 +6,11 @@ Nothing of size (B, D, N, L) is ever stored: the forward saves the state at the 
 (only when autograd will need it), and the backward, walking chunks from last to first, recomputes one chunk's
 states into a small scratch buffer and then runs the reverse-time recurrence over it.
 
-Layout handed to the kernels (prepared by `TritonScan.forward`): u, delta (B, L, D) contiguous, so each step loads a
-contiguous block of channels; A (D, N); B, C either (D, N) time-invariant or (B, G, L, N) time-major with the
-state innermost. Kernels compute in the inputs' dtype (fp32, or fp64 for tests). With TRITON_INTERPRET=1 they
-run on CPU tensors through Triton's interpreter: that is how the test suite validates them without a GPU.
+Layout handed to the kernels: u, delta (B, L, D) contiguous (transposed by `TritonScan.forward`), so each step
+loads a contiguous block of channels; A (D, N); B, C as the native kernel takes them (ops/scan.py's
+`_bc_kernel_layout`): (D, N) time-invariant or (B, G, L, N) time-major with the state innermost. Kernels compute
+in the inputs' dtype (fp32, or fp64 for tests). With TRITON_INTERPRET=1 they run on CPU tensors through Triton's
+interpreter: that is how the test suite validates them without a GPU.
 """
 
 from __future__ import annotations
@@ -185,43 +186,36 @@ def _num_warps(block_d: int, block_n: int) -> int:
     return max(1, min(4, block_d * block_n // 128))
 
 
-def _bc_layout(X: torch.Tensor) -> tuple[torch.Tensor, int, bool]:
-    """B or C for the kernels: (D, N) as is, or time-major (B, G, L, N); and the number of groups, varying."""
-    if X.dim() == 2:
-        return X.contiguous(), 1, False
-    if X.dim() == 3:
-        X = X[:, None]
-    return X.transpose(-1, -2).contiguous(), X.shape[1], True
+def _bc_grad(partial: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """Reduce the kernels' per-block partial sums to the gradient of B or C in kernel layout (X's shape).
 
-
-def _bc_grad(partial: torch.Tensor, dims: int, groups: int) -> torch.Tensor:
-    """Reduce the kernels' per-block partial sums to the gradient of the caller's B or C (`dims` dimensions,
-    `groups` groups).
-
-    time-invariant: (batch, D, N) summed over the batch; varying: (batch, blocks, L, N) summed over each group's
-    blocks, back to (batch, G, N, L) or (batch, N, L).
+    time-invariant (D, N): partials (batch, D, N) summed over the batch; varying (batch, G, L, N): partials
+    (batch, blocks, L, N) summed over each group's blocks (a block never straddles a group).
     """
-    if dims == 2:
+    if X.dim() == 2:
         return partial.sum(0)
     batch, blocks, length, d_state = partial.shape
-    grad = partial.view(batch, groups, blocks // groups, length, d_state).sum(2).transpose(-1, -2)
-    return grad.squeeze(1) if dims == 3 else grad
+    groups = X.shape[1]
+    return partial.view(batch, groups, blocks // groups, length, d_state).sum(2)
 
 
 class TritonScan(torch.autograd.Function):
     """The kernels as an autograd function, with the native CPU kernel's interface: delta_bias and softplus go
-    into the kernel, the D skip and the silu(z) gate stay outside (ops/scan.py's `_scan_with`)."""
+    into the kernel, the D skip and the silu(z) gate stay outside (ops/scan.py's `_scan_with`). B and C come in
+    kernel layout, (D, N) or time-major (B, G, L, N) (ops/scan.py's `_bc_kernel_layout`); gradients go back in it."""
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, delta_bias, softplus):
+        ctx.set_materialize_grads(False)   # an unused output's gradient stays None: no zeros to build or read
         batch, dim, length = u.shape
         d_state = A.shape[1]
-        Bk, groups_b, b_varying = _bc_layout(B)
-        Ck, groups_c, c_varying = _bc_layout(C)
+        b_varying, c_varying = B.dim() == 4, C.dim() == 4
+        groups_b, groups_c = (B.shape[1] if b_varying else 1), (C.shape[1] if c_varying else 1)
         groups = math.lcm(groups_b, groups_c)
+        Bk, Ck = B, C
         if b_varying and c_varying and groups_b != groups_c:   # the kernels index B and C with one group id
-            Bk = Bk.repeat_interleave(groups // groups_b, dim=1)
-            Ck = Ck.repeat_interleave(groups // groups_c, dim=1)
+            Bk = B.repeat_interleave(groups // groups_b, dim=1)
+            Ck = C.repeat_interleave(groups // groups_c, dim=1)
         ut = u.transpose(1, 2).contiguous()                        # (B, L, D)
         deltat = delta.transpose(1, 2).contiguous()
         A = A.contiguous()
@@ -236,15 +230,15 @@ class TritonScan(torch.autograd.Function):
             ut, deltat, bias, A, Bk, Ck, y, last, ckpt, length, dim, d_state, groups, dim // groups,
             HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(softplus), B_VARYING=b_varying, C_VARYING=c_varying,
             SAVE_CKPT=save, CHUNK_=CHUNK, BLOCK_D=block_d, BLOCK_N=block_n, num_warps=_num_warps(block_d, block_n))
-        ctx.save_for_backward(ut, deltat, bias, A, Bk, Ck, ckpt)
-        ctx.settings = (bool(softplus), groups, block_d, delta_bias is not None, b_varying, c_varying,
-                        (B.dim(), B.shape[1] if B.dim() == 4 else 1), (C.dim(), C.shape[1] if C.dim() == 4 else 1))
+        ctx.save_for_backward(ut, deltat, bias, A, B, C, Bk, Ck, ckpt)
+        ctx.settings = (bool(softplus), groups, block_d, delta_bias is not None)
         return y.transpose(1, 2), last
 
     @staticmethod
     def backward(ctx, grad_y, grad_last):
-        ut, deltat, bias, A, Bk, Ck, ckpt = ctx.saved_tensors
-        softplus, groups, block_d, has_bias, b_varying, c_varying, b_layout, c_layout = ctx.settings
+        ut, deltat, bias, A, B, C, Bk, Ck, ckpt = ctx.saved_tensors
+        softplus, groups, block_d, has_bias = ctx.settings
+        b_varying, c_varying = B.dim() == 4, C.dim() == 4
         batch, length, dim = ut.shape
         d_state = A.shape[1]
         blocks = triton.cdiv(dim, block_d)
@@ -267,4 +261,4 @@ class TritonScan(torch.autograd.Function):
             num_warps=_num_warps(block_d, block_n))
         ddelta = ddelta.transpose(1, 2)
         dbias = ddelta.sum((0, 2)) if has_bias else None
-        return (du.transpose(1, 2), ddelta, dA.sum(0), _bc_grad(dB, *b_layout), _bc_grad(dC, *c_layout), dbias, None)
+        return du.transpose(1, 2), ddelta, dA.sum(0), _bc_grad(dB, B), _bc_grad(dC, C), dbias, None
