@@ -127,6 +127,14 @@ def fill(rng, templates: list, k: int = 3, **words) -> list:
     return [templates[i].format(**words) for i in idx]
 
 
+def sided_captions(rng, both: bool, s: int, both_hands: list, one_hand: list) -> tuple[list, Optional[str],
+                                                                                         Optional[int]]:
+    """(captions, side, hand actor) of a move person A makes with both hands (no side named) or with hand `s`."""
+    if both:
+        return fill(rng, both_hands), None, None
+    return fill(rng, one_hand, side=SIDES[s]), SIDES[s], 0
+
+
 def meeting_distance(rng, lateral: float, height: float, lo: float = 0.82, hi: float = 0.95) -> float:
     """Pelvis distance at which two facing people's hands meet halfway at (lateral, height) comfortably."""
     dy = SHOULDER_HEIGHT - height
@@ -314,20 +322,17 @@ def high_five(rng) -> Scene:
             pole = np.tile([SIDE_SIGN[hand] * 1.0, -0.3, -0.4], (T, 1))
             me.cues.setdefault("hands", {})[hand] = HandCue(target, w, pole)
         contacts.append((t_c, 0, WRIST[k], 1, WRIST[1 - k]))
-    if double:
-        texts = fill(rng, ["two people give each other a double high five with both hands.",
-                           "two people raise both hands and high five each other.",
-                           "the two people meet and slap both hands together in a high five.",
-                           "one person and the other high five with both hands."])
-        side, mover = None, None
-    else:
-        texts = fill(rng, ["one person raises their {side} hand and gives the other a high five.",
-                           "one person high fives the other with their {side} hand.",
-                           "two people high five, one person using their {side} hand.",
-                           "one person lifts their {side} hand up high and the other slaps it in a high five.",
-                           "two people give each other a high five."],
-                     side=SIDES[s])
-        side, mover = SIDES[s], 0
+    texts, side, mover = sided_captions(
+        rng, double, s,
+        both_hands=["two people give each other a double high five with both hands.",
+                    "two people raise both hands and high five each other.",
+                    "the two people meet and slap both hands together in a high five.",
+                    "one person and the other high five with both hands."],
+        one_hand=["one person raises their {side} hand and gives the other a high five.",
+                  "one person high fives the other with their {side} hand.",
+                  "two people high five, one person using their {side} hand.",
+                  "one person lifts their {side} hand up high and the other slaps it in a high five.",
+                  "two people give each other a high five."])
     return Scene((a.perform(), b.perform()), texts, side, mover, contacts)
 
 
@@ -361,20 +366,17 @@ def push(rng) -> Scene:
         target = pre_b.joints[:, CHEST] + 0.13 * yaw_dir(pre_b.yaw) + off * lateral(a.yaw) + [0, 0.02, 0]
         hands[k] = HandCue(target, w, np.tile([SIDE_SIGN[k] * 0.6, -1.0, -0.3], (T, 1)))
     a.cues["hands"] = hands
-    if both:
-        texts = fill(rng, ["one person shoves the other with both hands, and the other staggers backward.",
-                           "one person pushes the other hard in the chest with both hands, sending them stumbling back.",
-                           "one person pushes the other away with both hands and the other stumbles backward.",
-                           "using both hands, one person pushes the other, who staggers back a few steps."])
-        side, mover = None, None
-    else:
-        texts = fill(rng, ["one person pushes the other with their {side} hand, and the other staggers back.",
-                           "using their {side} hand, one person shoves the other, who stumbles backward.",
-                           "one person shoves the other's shoulder with their {side} hand, pushing them back.",
-                           "one person pushes the other away with their {side} hand and the other stumbles back.",
-                           "one person pushes the other, who stumbles backward."],
-                     side=SIDES[s])
-        side, mover = SIDES[s], 0
+    texts, side, mover = sided_captions(
+        rng, both, s,
+        both_hands=["one person shoves the other with both hands, and the other staggers backward.",
+                    "one person pushes the other hard in the chest with both hands, sending them stumbling back.",
+                    "one person pushes the other away with both hands and the other stumbles backward.",
+                    "using both hands, one person pushes the other, who staggers back a few steps."],
+        one_hand=["one person pushes the other with their {side} hand, and the other staggers back.",
+                  "using their {side} hand, one person shoves the other, who stumbles backward.",
+                  "one person shoves the other's shoulder with their {side} hand, pushing them back.",
+                  "one person pushes the other away with their {side} hand and the other stumbles back.",
+                  "one person pushes the other, who stumbles backward."])
     return Scene((a.perform(), b.perform()), texts, side, mover)
 
 
@@ -594,19 +596,16 @@ def boxing(rng) -> Scene:
             target = pre_b.joints[:, HEAD] + 0.2 * yaw_dir(pre_b.yaw) + SIDE_SIGN[hand] * 0.03 * lateral(a.yaw)
             cues[hand] = HandCue(target, w, np.tile([SIDE_SIGN[hand] * 1.0, -0.5, -0.2], (T, 1)))
     a.cues["hands"] = cues
-    if alternate:
-        texts = fill(rng, ["one person throws a flurry of punches at the other, who blocks with raised arms.",
-                           "in a boxing stance, one person throws several punches with both fists while the other blocks.",
-                           "one person punches at the other again and again, and the other covers up and blocks."])
-        side, mover = None, None
-    else:
-        texts = fill(rng, ["one person throws punches at the other with their {side} fist, and the other blocks.",
-                           "in a boxing stance, one person jabs at the other's face with their {side} hand while the other covers up.",
-                           "one person punches at the other with their {side} hand; the other raises their guard and blocks.",
-                           "two people spar: one person throws {side} jabs and the other blocks them.",
-                           "two people box; one throws punches and the other blocks."],
-                     side=SIDES[s])
-        side, mover = SIDES[s], 0
+    texts, side, mover = sided_captions(
+        rng, alternate, s,
+        both_hands=["one person throws a flurry of punches at the other, who blocks with raised arms.",
+                    "in a boxing stance, one person throws several punches with both fists while the other blocks.",
+                    "one person punches at the other again and again, and the other covers up and blocks."],
+        one_hand=["one person throws punches at the other with their {side} fist, and the other blocks.",
+                  "in a boxing stance, one person jabs at the other's face with their {side} hand while the other covers up.",
+                  "one person punches at the other with their {side} hand; the other raises their guard and blocks.",
+                  "two people spar: one person throws {side} jabs and the other blocks them.",
+                  "two people box; one throws punches and the other blocks."])
     return Scene((a.perform(), b.perform()), texts, side, mover)
 
 
