@@ -1,0 +1,7 @@
+"""`python -m intermamba.cli` (torchrun and other launchers)."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

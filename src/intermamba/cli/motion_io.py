@@ -1,0 +1,231 @@
+"""Verbs that make or convert motion files: generate, render, export, import-bvh."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .errors import CLIError
+
+
+# -------------------------------------------------------------------------------------------- generate
+def _add_generate(sub):
+    p = sub.add_parser("generate", help="text to two-person motion (videos, npy, BVH, JSON)")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="prompts, e.g. 'two people shake hands'")
+    p.add_argument("--prompts", metavar="FILE", help="one prompt per line, or 'text#frames' lines")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--frames", type=int, help="length in frames at 30 fps (default 210 = 7 s)")
+    length.add_argument("--seconds", type=float, help="length in seconds")
+    p.add_argument("--seed", type=int, default=0, help="sample k of a prompt starts from seed + k")
+    p.add_argument("--num-samples", type=int, default=1, help="samples per prompt")
+    p.add_argument("--steps", type=int, help="DDIM steps (default: the model's, 50)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's, 3.5)")
+    p.add_argument("--checkpoint", help="exported model folder (default: the shipped demo model)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--out", default="outputs", help="output folder (default: ./outputs)")
+    p.add_argument("--formats", default="mp4,npy,json", help="comma list of mp4,gif,npy,bvh,json")
+    p.add_argument("--batch-size", type=int, default=16, help="samples denoised together")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+
+DEFAULT_FRAMES = 210  # InterGen's inference length (7 s)
+
+
+def read_prompts(path: str) -> list[tuple[str, Optional[int]]]:
+    """Prompt file lines: 'text' or 'text#frames' (the field's convention); blank lines are skipped."""
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        raise CLIError(f"prompt file {path!r} not found")
+    prompts = []
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        text, frames = line, None
+        if "#" in line:
+            text, _, tail = line.rpartition("#")
+            try:
+                frames = int(tail)
+            except ValueError:
+                raise CLIError(f"{path}:{number}: '#{tail}' is not a frame count; write 'text#frames'") from None
+        if not text.strip():
+            raise CLIError(f"{path}:{number}: empty prompt")
+        prompts.append((text.strip(), frames))
+    if not prompts:
+        raise CLIError(f"prompt file {path!r} holds no prompts")
+    return prompts
+
+
+def _run_generate(args):
+    from pathlib import Path
+
+    from ..export import output_files, parse_formats, safe_stem, write_sample
+
+    # 1. Everything that can be checked without the model, before loading it.
+    prompts = [(t, None) for t in args.texts]
+    if args.prompts:
+        prompts += read_prompts(args.prompts)
+    if not prompts:
+        raise CLIError("no prompt given; pass TEXT or --prompts FILE")
+    for text, _ in prompts:
+        if not text.strip():
+            raise CLIError("a prompt is empty; describe the interaction, e.g. 'two people shake hands'")
+    if args.seconds is not None:
+        default_frames = round(args.seconds * 30)
+        if default_frames <= 0:
+            raise CLIError(f"--seconds must be positive, got {args.seconds}")
+    else:
+        default_frames = DEFAULT_FRAMES if args.frames is None else args.frames
+    if default_frames <= 0:
+        raise CLIError(f"--frames must be positive, got {default_frames}")
+    if args.num_samples < 1:
+        raise CLIError(f"--num-samples must be at least 1, got {args.num_samples}")
+    if args.steps is not None and args.steps < 1:
+        raise CLIError(f"--steps must be at least 1, got {args.steps}")
+    try:
+        formats = parse_formats(args.formats)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    out_dir = Path(args.out)
+    jobs, seen = [], set()
+    for text, frames in prompts:
+        for k in range(args.num_samples):
+            stem = f"{safe_stem(text)}_seed{args.seed + k}"
+            base, n = stem, 2
+            while stem in seen:
+                stem, n = f"{base}_{n}", n + 1
+            seen.add(stem)
+            jobs.append((text, frames or default_frames, args.seed + k, stem))
+    if not args.overwrite:
+        clash = [out_dir / name for *_, stem in jobs for name in output_files(stem, formats)
+                 if (out_dir / name).exists()]
+        if clash:
+            raise CLIError(f"{clash[0]} already exists ({len(clash)} output file(s) would be replaced); "
+                           "use --overwrite or another --out")
+
+    # 2. The model.
+    from ..pipeline import InterMambaPipeline
+
+    try:
+        pipe = InterMambaPipeline.from_pretrained(args.checkpoint, device=args.device)
+        for _, frames, _, _ in jobs:
+            pipe.check_frames(frames)
+    except (ValueError, FileNotFoundError) as err:
+        raise CLIError(str(err)) from None
+
+    # 3. Generate (same-length jobs share batches) and write.
+    from tqdm.auto import tqdm
+
+    written = 0
+    steps = args.steps or pipe.config.diffusion.sample_steps
+    guidance = pipe.config.diffusion.guidance if args.guidance is None else args.guidance
+    with tqdm(total=len(jobs), desc="generating", unit="sample") as bar:
+        for indices, samples, seconds in pipe.iter_batches([j[:3] for j in jobs], steps=steps, guidance=guidance,
+                                                           batch_size=args.batch_size, progress=len(jobs) == 1):
+            for index, sample in zip(indices, samples):
+                record = {"model": pipe.source, "steps": steps, "guidance": guidance, "device": str(pipe.device),
+                          "timings": {"batch_seconds": round(seconds, 4), "batch_size": len(samples),
+                                      "seconds_per_sample": round(seconds / len(samples), 4)}}
+                written += len(write_sample(sample, out_dir, jobs[index][3], formats, record=record))
+                bar.update(1)
+    print(f"wrote {written} file(s) for {len(jobs)} sample(s) to {out_dir}/")
+
+
+# ---------------------------------------------------------------------------------------------- render
+def _add_render(sub):
+    p = sub.add_parser("render", help="render a result or dataset item (.npy) as a stick-figure video")
+    p.add_argument("file", help="joints (2, T, 22, 3) or features (T, 2, 262) .npy")
+    p.add_argument("--out", help="video path (.mp4 or .gif; default: beside the input, .mp4)")
+    p.add_argument("--title", help="caption shown above the figure")
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--overwrite", action="store_true")
+
+
+def _run_render(args):
+    from pathlib import Path
+
+    from ..export import load_motion_npy
+
+    out = Path(args.out) if args.out else Path(args.file).with_suffix(".mp4")
+    if out.suffix not in (".mp4", ".gif"):
+        raise CLIError(f"unknown video format {out.suffix!r}; use .mp4 or .gif")
+    if out.exists() and not args.overwrite:
+        raise CLIError(f"{out} already exists; use --overwrite or another --out")
+    if args.fps <= 0:
+        raise CLIError(f"--fps must be positive, got {args.fps}")
+    try:
+        joints, _ = load_motion_npy(args.file)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    from ..render import render_video
+
+    render_video(joints, out, title=args.title, fps=args.fps)
+    print(f"wrote {out}")
+
+
+# ---------------------------------------------------------------------------------------------- export
+def _add_export(sub):
+    p = sub.add_parser("export", help="convert a result or dataset item (.npy) to other formats")
+    p.add_argument("file", help="joints (2, T, 22, 3) or features (T, 2, 262) .npy")
+    p.add_argument("--to", default="bvh", choices=["bvh"], help="target format (bvh: one file per person)")
+    p.add_argument("--out", help="output stem (default: beside the input); writes STEM_p1.bvh, STEM_p2.bvh")
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--overwrite", action="store_true")
+
+
+def _run_export(args):
+    from pathlib import Path
+
+    from ..export import load_motion_npy, write_bvh_files
+
+    stem = Path(args.out) if args.out else Path(args.file).with_suffix("")
+    targets = [stem.parent / f"{stem.name}_p{i}.bvh" for i in (1, 2)]
+    clash = [t for t in targets if t.exists()]
+    if clash and not args.overwrite:
+        raise CLIError(f"{clash[0]} already exists; use --overwrite or another --out")
+    try:
+        joints, features = load_motion_npy(args.file)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    for path in write_bvh_files(stem, joints, features, fps=args.fps):
+        print(f"wrote {path}")
+
+
+# ------------------------------------------------------------------------------------------ import-bvh
+def _add_import_bvh(sub):
+    p = sub.add_parser("import-bvh", help="read a BVH pair (two persons captured together) as joints .npy")
+    p.add_argument("person1", help="BVH file of person 1")
+    p.add_argument("person2", help="BVH file of person 2 (same world frame and clock)")
+    p.add_argument("--out", help="joints (2, T, 22, 3) .npy (default: beside person1, <name>_pair.npy)")
+    p.add_argument("--fps", type=float, default=30.0, help="output frame rate (default 30)")
+    p.add_argument("--units", default="auto", help="auto, m, cm, mm, inch, asf or metres per file unit")
+    p.add_argument("--overwrite", action="store_true")
+
+
+def _run_import_bvh(args):
+    from pathlib import Path
+
+    from ..data import bvh
+    from ..export import save_npy
+
+    out = Path(args.out) if args.out else Path(args.person1).with_name(Path(args.person1).stem + "_pair.npy")
+    if out.suffix != ".npy":
+        raise CLIError(f"--out must end in .npy, got {out.name!r}")
+    if out.exists() and not args.overwrite:
+        raise CLIError(f"{out} already exists; use --overwrite or another --out")
+    try:
+        units = float(args.units)
+    except ValueError:
+        units = args.units
+    try:
+        joints = bvh.read_bvh_pair(args.person1, args.person2, fps=args.fps, units=units)
+        maps = [bvh.joint_map(bvh.read_bvh(path)) for path in (args.person1, args.person2)]
+    except ValueError as err:  # BVHError included
+        raise CLIError(str(err)) from None
+    save_npy(out, joints)
+    for k, m in enumerate(maps, start=1):
+        placed = [name for name, sources in m.items() if len(sources) > 1]
+        print(f"person {k}: " + ", ".join(f"{ours}<-{next(iter(src))}" for ours, src in m.items() if len(src) == 1)
+              + (f"; placed between neighbours: {', '.join(placed)}" if placed else ""))
+    print(f"wrote {out}: {joints.shape[1]} frames at {args.fps:g} fps ({joints.shape[1] / args.fps:.2f} s)")

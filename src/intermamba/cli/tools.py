@@ -1,0 +1,94 @@
+"""Verbs about configs and speed: info and bench."""
+
+from __future__ import annotations
+
+from .errors import CLIError
+
+
+# ------------------------------------------------------------------------------------------------ info
+def _add_info(sub):
+    p = sub.add_parser("info", help="print a config's parameters by module")
+    p.add_argument("config", nargs="?", default="demo", help="config name or YAML path (default: demo)")
+    p.add_argument("overrides", nargs="*", help="section.key=value overrides")
+
+
+def _run_info(args):
+    from ..config import load_config
+    from ..model import build_model, parameter_table
+
+    cfg = load_config(args.config, args.overrides)
+    print(parameter_table(build_model(cfg), cfg))
+
+
+# ----------------------------------------------------------------------------------------------- bench
+def _add_bench(sub):
+    p = sub.add_parser("bench", help="parameters, FLOPs, time and memory per config beside the InterGen baseline")
+    p.add_argument("--configs", default="paper,ultralight,demo,intergen",
+                   help="comma-separated config names or YAML paths (default: paper,ultralight,demo,intergen)")
+    p.add_argument("--baseline", default="intergen", help="config the ratios divide by ('none': no ratios)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"], help="model dtype (bf16: GPU)")
+    p.add_argument("--compile", action="store_true", help="torch.compile each model first (slow to start)")
+    p.add_argument("--frames", type=int, default=300, help="sequence length of the main measurements")
+    p.add_argument("--repeats", type=int, default=None, help="timed denoiser calls per config (default 5; quick 2)")
+    p.add_argument("--sample-steps", type=int, default=None, help="DDIM steps per sample (default 50; quick 10)")
+    p.add_argument("--sample-repeats", type=int, default=None, help="timed samples per config (default 2; quick 1)")
+    p.add_argument("--sweep", default=None,
+                   help="comma-separated lengths for the sweep ('' for none; default 75,150,300,600,1200; "
+                        "quick 75,150,300)")
+    p.add_argument("--quick", action="store_true", help="few repeats, 10 DDIM steps, a short sweep")
+    p.add_argument("--json", default=None, help="write the result here (JSON)")
+    p.add_argument("--plot", default=None, help="write the sweep plot here (PNG)")
+    p.add_argument("--scan", action="store_true", help="only the selective-scan micro-benchmark")
+    p.add_argument("--scan-backend", default="auto",
+                   help="selective-scan backend for the model runs: auto (mamba_ssm, else triton on CUDA; native, "
+                        "else fused on CPU), ref, fused, native, triton or mamba_ssm")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run_bench(args):
+    import torch
+
+    from .. import bench
+    from ..ops import scan_backend
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    progress = not args.no_progress
+    if args.scan:
+        shapes = bench.SCAN_SHAPES[:1] if args.quick else bench.SCAN_SHAPES
+        rows = bench.scan_benchmark(shapes, backends=bench.scan_backends_for(args.device),
+                                    repeats=args.repeats or (2 if args.quick else 3), device=args.device,
+                                    progress=progress)
+        print(bench.format_scan_table(rows))
+        if args.json:
+            bench.write_json({"scan": rows}, args.json)
+        return
+    try:
+        sweep = [int(n) for n in args.sweep.split(",") if n.strip()] if args.sweep is not None else \
+            list(bench.QUICK_SWEEP_FRAMES if args.quick else bench.SWEEP_FRAMES)
+    except ValueError:
+        raise CLIError(f"--sweep must be comma-separated integers, got {args.sweep!r}") from None
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    baseline = None if args.baseline.lower() == "none" else args.baseline
+    usable = ["auto", *bench.scan_backends_for(args.device)]
+    if args.scan_backend not in usable:
+        raise CLIError(f"--scan-backend {args.scan_backend!r} cannot run on {args.device} here; choose one of "
+                       f"{', '.join(usable)}")
+    try:
+        with scan_backend(args.scan_backend):
+            result = bench.run_bench(
+                configs, baseline=baseline, frames=args.frames, device=args.device, dtype=args.dtype,
+                compile_model=args.compile, repeats=args.repeats or (2 if args.quick else 5),
+                sample_steps=args.sample_steps or (10 if args.quick else 50),
+                sample_repeats=args.sample_repeats or (1 if args.quick else 2), sweep=sweep, progress=progress)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    print(bench.format_table(result))
+    if args.json:
+        bench.write_json(result, args.json)
+    if args.plot:
+        if not sweep:
+            raise CLIError("--plot needs a sweep (give --sweep lengths)")
+        bench.write_plot(result, args.plot)
