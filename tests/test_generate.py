@@ -13,7 +13,7 @@ from intermamba.cli import main, read_prompts
 from intermamba.data.bvh import read_bvh_pair
 from intermamba.export import output_files, parse_formats, safe_stem
 from intermamba.motion import Normalizer
-from intermamba.skeleton import FEATURE_DIM, REST_PELVIS_HEIGHT, rest_pose
+from intermamba.skeleton import FEATURE_DIM, PARENTS, REST_PELVIS_HEIGHT, rest_pose
 
 FRAMES = 12
 
@@ -158,7 +158,9 @@ def test_render_and_export_commands(tiny_export, tmp_path, capsys):
     assert run_cli("export", tmp_path / "m_features.npy", "--to", "bvh", "--out", tmp_path / "m") == 0
     back = read_bvh_pair(tmp_path / "m_p1.bvh", tmp_path / "m_p2.bvh")
     np.testing.assert_allclose(back[:, :, 0], sample.joints[:, :, 0], atol=1e-4)
-    assert np.linalg.norm(back - sample.joints, axis=-1).mean() < 0.02
+    # a BVH holds one length per bone: the random model's bone-length wobble goes into the error, nothing else
+    bones = np.linalg.norm(sample.joints[:, :, 1:] - sample.joints[:, :, list(PARENTS[1:])], axis=-1)
+    assert np.linalg.norm(back - sample.joints, axis=-1).mean() < 0.01 + 2 * bones.std(axis=1).mean()
     # Bad files and formats: one line, exit 2.
     (tmp_path / "bad.npy").write_bytes(b"garbage")
     assert run_cli("render", tmp_path / "bad.npy", "--out", tmp_path / "bad.mp4") == 2

@@ -14,6 +14,7 @@ from intermamba.checkpoint import CheckpointError, load_pretrained, save_pretrai
 from intermamba.cli import main as cli_main
 from intermamba.config import TextConfig, load_config
 from intermamba.fusion_plot import plot_fusion, read_fusion_log
+from intermamba.motion import Normalizer
 from intermamba.text import build_text_encoder
 from intermamba.training import DiffusionModule, StepLoader, TrainingError, train
 
@@ -291,3 +292,41 @@ def test_two_process_cpu_ddp(tmp_path):
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 3
     assert (run / "export" / "model.safetensors").is_file()
+
+
+def test_lr_schedule_in_epochs_follows_intergen(dataset, encoder):
+    """paper.yaml's recipe: linear warm-up over 10 epochs, then cosine to 0 at max_epochs, stepped per epoch."""
+    cfg = load_config("paper", ["train.max_epochs=100"])
+    assert cfg.train.max_steps is None and cfg.train.warmup_epochs == 10 and cfg.train.lr_schedule == "cosine"
+    unit = Normalizer(torch.zeros(262), torch.ones(262))
+    module = DiffusionModule(_cfg("train.max_steps=null", "train.max_epochs=100", "train.warmup_epochs=10",
+                                  "train.lr_schedule=cosine"), unit, model=torch.nn.Linear(1, 1), text_encoder=encoder)
+    module.steps_per_epoch = 7
+    factor = module._lr_factor
+    assert factor(0) == factor(6) == pytest.approx(0.1)                     # constant within epoch 0
+    assert factor(7 * 9) == pytest.approx(1.0)                              # the warm-up's last epoch
+    assert factor(7 * 10) == pytest.approx(1.0)                             # cosine starts at the peak
+    assert factor(7 * 55) == pytest.approx(0.5)                             # half way through the decay
+    assert factor(7 * 100) == pytest.approx(0.0, abs=1e-12)                 # the end of the run
+    # stated in steps, the schedule is per step as before
+    steps = DiffusionModule(_cfg("train.max_steps=100", "train.warmup_steps=10", "train.lr_schedule=cosine"), unit,
+                            model=torch.nn.Linear(1, 1), text_encoder=encoder)._lr_factor
+    assert steps(4) == pytest.approx(0.5) and steps(55) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["train.max_steps=null"], "never end"),
+    (["train.warmup_steps=5", "train.warmup_epochs=2"], "not both"),
+])
+def test_a_run_must_have_an_end_and_one_warmup_unit(tmp_path, dataset, encoder, overrides, message):
+    with pytest.raises(TrainingError, match=message):
+        train(_cfg(*overrides), run_dir=tmp_path / "run", dataset=dataset, text_encoder=encoder,
+              trainer_overrides=QUIET)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_stated_in_epochs_stops_after_them(tmp_path, dataset, encoder):
+    cfg = _cfg("train.max_steps=null", "train.max_epochs=2", "train.warmup_epochs=1", "train.lr_schedule=cosine")
+    run = train(cfg, run_dir=tmp_path / "run", dataset=dataset, text_encoder=encoder, trainer_overrides=QUIET)
+    steps_per_epoch = len(dataset) // cfg.train.batch_size
+    assert len(_rows(run)) == 2 * steps_per_epoch

@@ -43,8 +43,13 @@ class ModelConfig:
     num_joint_tokens: int = 16      # groups the latent is split into for the "joints" spatial scan; must divide
                                     # expand * latent_dim (16 divides the inner width of every shipped config)
     bidirectional: bool = False     # temporal scan: False = causal (the paper), True = half the channels backwards
-    liia_mode: Literal["person", "pair"] = "person"   # LIIA per person (concat(self, other)) or one h_inter per pair
-    liia_expand: int = 2            # LIIA's hidden width (conv 1x1 output) = liia_expand * latent_dim
+    liia_mode: Literal["person", "pair"] = "person"   # LIIA per person (Eq. 11: concat(self, other)) or, ours,
+                                    # one swap-invariant h_inter per pair (model/blocks.py)
+    liia_conv: Literal["2d", "1d"] = "2d"   # Eq. 11's convs: 2D over (frames x features), persons as the 2 channels
+                                    # (the paper's reading: LIIA adds < 1M, Table 5), or 1D over time, features
+                                    # as channels (heavier; the turn-1 demo model)
+    liia_channels: int = 16         # "2d": channels of the conv 1x1 output (the paper gives none)
+    liia_expand: int = 2            # "1d": hidden width (conv 1x1 output) = liia_expand * latent_dim
     text_dim: int = 384             # width of the frozen encoder's token features; follows the encoder
     text_layers: int = 2            # trainable text head (InterGen: 2-layer transformer encoder)
     text_heads: int = 8
@@ -113,10 +118,11 @@ class TrainConfig:
     lr: float = 1e-4                # AdamW, paper Sec. 5.1
     weight_decay: float = 2e-5
     batch_size: int = 32
-    max_steps: int = 100_000
-    max_epochs: Optional[int] = None
-    warmup_steps: int = 0
-    lr_schedule: Literal["constant", "cosine"] = "constant"
+    max_steps: Optional[int] = 100_000   # the run's length in optimiser steps, or null to state it in epochs
+    max_epochs: Optional[int] = None     # the run's length in epochs (the paper's 2,000); the first limit reached ends it
+    warmup_steps: int = 0           # linear LR warm-up, in steps ...
+    warmup_epochs: int = 0          # ... or in epochs (InterGen: 10); the schedule is then stepped per epoch
+    lr_schedule: Literal["constant", "cosine"] = "constant"   # cosine: decays to 0 at the run's end (InterGen)
     grad_clip: float = 0.5          # InterGen clips the gradient norm to 0.5
     ema_decay: Optional[float] = None
     precision: str = "32-true"      # e.g. "bf16-mixed" on GPU

@@ -197,6 +197,7 @@ class DiffusionModule(L.LightningModule):
         check_text_width(cfg.model.text_dim, encoder)
         self._text = [encoder]         # a list hides the frozen encoder from state_dict and .to()
         self.train_seconds = 0.0       # wall time spent in training steps, over all resumes
+        self.steps_per_epoch = 1       # batches per process and epoch: set by train() from its loader
         self._step_started = None
 
     @property
@@ -283,13 +284,27 @@ class DiffusionModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def _lr_factor(self, step: int) -> float:
+        """Linear warm-up, then constant or cosine decay to 0 at the run's end. A schedule stated in epochs
+        (warmup_epochs, or max_epochs without max_steps) is stepped per epoch, as InterGen steps its own."""
         tc = self.cfg.train
-        if tc.warmup_steps and step < tc.warmup_steps:
-            return (step + 1) / tc.warmup_steps
+        per_epoch = bool(tc.warmup_epochs) or tc.max_steps is None
+        if per_epoch:
+            now, warmup, total = step // self.steps_per_epoch, tc.warmup_epochs, self._total_epochs()
+        else:
+            now, warmup, total = step, tc.warmup_steps, tc.max_steps
+        if warmup and now < warmup:
+            return (now + 1) / warmup
         if tc.lr_schedule == "cosine":
-            progress = min(1.0, (step - tc.warmup_steps) / max(1, tc.max_steps - tc.warmup_steps))
+            progress = min(1.0, (now - warmup) / max(1, total - warmup))
             return 0.5 * (1 + math.cos(math.pi * progress))
         return 1.0
+
+    def _total_epochs(self) -> int:
+        tc = self.cfg.train
+        if tc.max_steps is None:
+            return tc.max_epochs
+        epochs = -(-tc.max_steps // self.steps_per_epoch)
+        return min(epochs, tc.max_epochs) if tc.max_epochs else epochs
 
     # ----------------------------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -352,7 +367,8 @@ class StepProgressBar(L.Callback):
         if trainer.is_global_zero:
             from tqdm.auto import tqdm
 
-            total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
+            total = trainer.estimated_stepping_batches        # max_steps, or max_epochs x batches per epoch
+            total = int(total) if math.isfinite(total) else None
             self.bar = tqdm(total=total, initial=trainer.global_step, desc="training", unit="step", dynamic_ncols=True)
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
@@ -377,6 +393,16 @@ def _device_name(device: torch.device) -> str:
 
 
 # ------------------------------------------------------------------------------------------- the run
+def _check_length(cfg: Config) -> None:
+    """A run must end: in steps, in epochs or both; a warm-up is stated in one unit."""
+    tc = cfg.train
+    if tc.max_steps is None and not tc.max_epochs:
+        raise TrainingError("train.max_steps is null and train.max_epochs is not set: the run would never end; "
+                            "set one of them")
+    if tc.warmup_steps and tc.warmup_epochs:
+        raise TrainingError("set train.warmup_steps or train.warmup_epochs, not both")
+
+
 def _check_precision(cfg: Config) -> None:
     tc = cfg.train
     gpu = tc.accelerator in ("gpu", "cuda") or (tc.accelerator == "auto" and torch.cuda.is_available())
@@ -451,7 +477,8 @@ def build_trainer(cfg: Config, run_dir: Path, *, callbacks: Optional[list] = Non
     extra = [StepProgressBar()] if progress else []
     kwargs: dict[str, Any] = dict(
         accelerator=tc.accelerator, devices=tc.devices, num_nodes=tc.num_nodes, strategy=tc.strategy,
-        precision=tc.precision, max_steps=tc.max_steps, max_epochs=tc.max_epochs if tc.max_epochs else -1,
+        precision=tc.precision, max_steps=tc.max_steps if tc.max_steps is not None else -1,
+        max_epochs=tc.max_epochs if tc.max_epochs else -1,
         gradient_clip_val=tc.grad_clip or None, log_every_n_steps=tc.log_every, logger=_logger(cfg, run_dir),
         callbacks=[ckpt, ExportCallback(run_dir / EXPORT_DIR, cfg, fp16=tc.export_fp16)] + extra + list(callbacks or []),
         enable_progress_bar=False,
@@ -478,6 +505,7 @@ def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Option
     from .data import collate
 
     _check_precision(cfg)
+    _check_length(cfg)
     run_dir = Path(run_dir) if run_dir is not None else Path(cfg.train.out_dir) / cfg.name
     ckpt_path = _prepare_run_dir(cfg, run_dir, resume)
     # the data first: a wrong data.root fails before anything is written
@@ -501,6 +529,7 @@ def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Option
     train_loader = StepLoader(dataset, batch_size=cfg.train.batch_size, seed=cfg.train.seed, num_workers=
                               cfg.data.num_workers, collate_fn=collate, step_fn=lambda: trainer.global_step,
                               bucket_by_length=cfg.train.bucket_by_length)
+    module.steps_per_epoch = len(train_loader)     # the LR schedule's epoch (batches per process)
     val_loader = None
     if val is not None:
         val_loader = torch.utils.data.DataLoader(_SeededItems(val), batch_size=cfg.train.batch_size,

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from .astm import ASTM, zero_padding
 
 ADALN_EPS = 1e-6  # as InterGen's AdaLN
-LIIA_KERNEL = 3   # the "3x3" conv of Eq. 11, over time
+LIIA_KERNEL = 3   # the "3x3" conv of Eq. 11
+NUM_PERSON_CHANNELS = 2   # LIIA's image: one channel per person (concat of Eq. 11)
 
 
 def swap_persons(x: torch.Tensor) -> torch.Tensor:
@@ -35,6 +36,23 @@ class AdaLN(nn.Module):
     def forward(self, h, cond):
         """h: (b, T, dim), cond: (b, cond_dim)."""
         scale, shift = self.modulation(cond)[:, None].chunk(2, dim=-1)            # (b, 1, dim) each
+        return self.norm(h) * (1 + scale) + shift
+
+
+class ChannelAdaLN(nn.Module):
+    """AdaLN for a (b, channels, T, D) map: LayerNorm over D, then (1 + scale_c) and shift_c per channel from the
+    condition (zero-init, so it starts as a plain LayerNorm), as conv nets modulate per channel (AdaGN)."""
+
+    def __init__(self, channels: int, dim: int, cond_dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=ADALN_EPS)
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim, 2 * channels))
+        nn.init.zeros_(self.modulation[1].weight)
+        nn.init.zeros_(self.modulation[1].bias)
+
+    def forward(self, h, cond):
+        """h: (b, channels, T, D), cond: (b, cond_dim)."""
+        scale, shift = self.modulation(cond)[:, :, None, None].chunk(2, dim=1)     # (b, channels, 1, 1) each
         return self.norm(h) * (1 + scale) + shift
 
 
@@ -92,36 +110,67 @@ class TimeConv(nn.Module):
 
 
 class LIIA(nn.Module):
-    """Local Interaction Information Aggregation (Eq. 11).
+    """Local Interaction Information Aggregation (Eq. 11, Fig. 6).
 
-        h_ab = AdaLN(pair(h_a, h_b), cond);  h_inter = residual + conv_3(SiLU(conv_1(h_ab)))
-    Two readings of Eq. 11 (config `liia_mode`):
-    - "person": person-centric, pair = concat(h_self, h_other), residual = h_self; run once per person.
-    - "pair": Eq. 11's single h_inter per pair, shared by both persons' Cross-ASTM; run once per pair (half the
-      cost). To keep the model symmetric in the two persons (swapping them must swap the output), the concat is
-      taken in a swap-invariant form, pair = concat(h_a + h_b, |h_a - h_b|) (same width, 2D), and the residual
-      is the persons' mean.
-    Choices where the paper is silent: a SiLU between the two convs, since two linear convs in a row collapse
-    into one; the "3x3" conv runs over time (kernel 3, centred), so padded frames are zeroed before it. The 1x1
-    conv is a per-frame Linear, and is written as one.
+        h_ab = concat(h_a^S, h_b^S);  h_ab = AdaLN(h_ab, cond);  h_inter = conv_3x3(conv_1x1(h_ab)) (+ residual)
+
+    Two layouts of the same equation (config `liia_conv`):
+    - "2d" (default, the paper's reading): h_ab is a two-channel image over (frames x features), one channel per
+      person; conv_1x1 and conv_3x3 are 2D convolutions over that image, as their kernel names say, and h_inter
+      is the one-channel result, (b, T, D) as Sec. 4.4 states. AdaLN normalises each person's features per frame
+      and modulates each channel from the condition (AdaGN-style scale and shift per channel). This is the only
+      reading in which LIIA adds almost no weights, as Table 5 reports (117M with and without LIIA): with the
+      features as conv channels, the AdaLN modulation alone (cond -> scale and shift for 2D features) would cost
+      4D^2 weights (9.4M at D = 1536).
+    - "1d": the features are the conv channels and the convs run over time (conv_1x1 a per-frame Linear 2D ->
+      hidden, conv_3 over frames); much heavier (the shipped demo model of turn 1 uses it).
+    Pairing (config `liia_mode`):
+    - "person" (default): for each person, h_ab = concat(h_self, h_other), residual h_self: Eq. 11 as printed
+      evaluated from each person's side, so swapping the persons swaps the output.
+    - "pair" (ours): one h_inter per pair shared by both persons' Cross-ASTM, from the swap-invariant
+      concat(h_a + h_b, |h_a - h_b|) with the persons' mean as residual; half the cost.
+    Where the paper is silent: the residual (Sec. 4.3 names one, Eq. 11 omits it) adds the person's own features,
+    so that h_inter starts as h^S and the MSSM sees the partner through the convs; a SiLU separates the two convs
+    (two linear convs in a row collapse into one); padded frames are zeroed before the conv that mixes frames.
     """
 
-    def __init__(self, d_model: int, d_hidden: int, cond_dim: int, *, dropout: float = 0.0, pair: bool = False):
+    def __init__(self, d_model: int, cond_dim: int, *, conv: str = "2d", channels: int = 16, hidden: int = 0,
+                 dropout: float = 0.0, pair: bool = False):
         super().__init__()
-        self.pair = pair
-        self.norm = AdaLN(2 * d_model, cond_dim)
-        self.conv1 = nn.Linear(2 * d_model, d_hidden)                                 # conv 1x1
-        self.conv3 = TimeConv(d_hidden, d_model, LIIA_KERNEL)                         # conv 3 (over time)
+        if conv not in ("2d", "1d"):
+            raise ValueError(f"liia_conv must be '2d' or '1d', got {conv!r}")
+        self.pair, self.conv = pair, conv
+        if conv == "2d":
+            self.norm = ChannelAdaLN(NUM_PERSON_CHANNELS, d_model, cond_dim)
+            self.conv1 = nn.Conv2d(NUM_PERSON_CHANNELS, channels, kernel_size=1)        # conv 1x1
+            self.conv3 = nn.Conv2d(channels, 1, kernel_size=LIIA_KERNEL, padding=LIIA_KERNEL // 2)  # conv 3x3
+        else:
+            self.norm = AdaLN(2 * d_model, cond_dim)
+            self.conv1 = nn.Linear(2 * d_model, hidden)                                  # conv 1x1
+            self.conv3 = TimeConv(hidden, d_model, LIIA_KERNEL)                          # conv 3 (over time)
         self.dropout = nn.Dropout(dropout)
+
+    def residual_weight(self) -> torch.Tensor:
+        """The weight that writes into h_inter (scaled at init with the other residual writes)."""
+        return self.conv3.weight if self.conv == "2d" else self.conv3.taps.weight
 
     def forward(self, h_self, h_other, cond, mask=None):
         """h_self, h_other: (b, T, D); cond (b, cond_dim); mask (b, T) -> h_inter (b, T, D)."""
         if self.pair:
-            h_ab, residual = torch.cat([h_self + h_other, (h_self - h_other).abs()], dim=-1), (h_self + h_other) / 2
+            first, second, residual = h_self + h_other, (h_self - h_other).abs(), (h_self + h_other) / 2
         else:
-            h_ab, residual = torch.cat([h_self, h_other], dim=-1), h_self
-        y = F.silu(self.conv1(self.norm(h_ab, cond)))                                 # (b, T, hidden)
-        y = self.conv3(zero_padding(y, None if mask is None else mask[..., None]))   # (b, T, D)
+            first, second, residual = h_self, h_other, h_self
+        frame_mask = None if mask is None else mask[..., None]                          # (b, T, 1)
+        if self.conv == "2d":
+            h_ab = torch.stack([first, second], dim=1)                                   # (b, 2, T, D)
+            y = F.silu(self.conv1(self.norm(h_ab, cond)))                                # (b, C, T, D)
+            if frame_mask is not None:
+                y = y.masked_fill(~frame_mask[:, None], 0.0)     # the 3x3 window reaches the next frame
+            y = self.conv3(y)[:, 0]                                                      # (b, T, D)
+        else:
+            h_ab = torch.cat([first, second], dim=-1)                                    # (b, T, 2D)
+            y = F.silu(self.conv1(self.norm(h_ab, cond)))                                # (b, T, hidden)
+            y = self.conv3(zero_padding(y, frame_mask))                                  # (b, T, D)
         return residual + self.dropout(y)
 
 
@@ -132,13 +181,15 @@ class InterMambaLayer(nn.Module):
     the other person's Self-ASTM features as h_inter (the interaction source InterGen's cross attention uses).
     """
 
-    def __init__(self, d_model: int, d_inner: int, *, liia_hidden: int, cond_dim: int, dropout: float,
-                 use_cross: bool = True, use_liia: bool = True, liia_mode: str = "person", **astm):
+    def __init__(self, d_model: int, d_inner: int, *, cond_dim: int, dropout: float, use_cross: bool = True,
+                 use_liia: bool = True, liia_mode: str = "person", liia_conv: str = "2d", liia_channels: int = 16,
+                 liia_hidden: int = 0, **astm):
         super().__init__()
         if liia_mode not in ("person", "pair"):
             raise ValueError(f"liia_mode must be 'person' or 'pair', got {liia_mode!r}")
         self.self_block = ASTMBlock(d_model, d_inner, dropout=dropout, **astm)
-        self.liia = (LIIA(d_model, liia_hidden, cond_dim, dropout=dropout, pair=liia_mode == "pair")
+        self.liia = (LIIA(d_model, cond_dim, conv=liia_conv, channels=liia_channels, hidden=liia_hidden,
+                          dropout=dropout, pair=liia_mode == "pair")
                      if use_cross and use_liia else None)
         self.cross_block = ASTMBlock(d_model, d_inner, dropout=dropout, cross=True, **astm) if use_cross else None
 
@@ -148,7 +199,7 @@ class InterMambaLayer(nn.Module):
         if self.cross_block is not None:
             weights.append(self.cross_block.out_proj.weight)
         if self.liia is not None:
-            weights.append(self.liia.conv3.taps.weight)
+            weights.append(self.liia.residual_weight())
         return weights
 
     def forward(self, h, cond, mask=None):

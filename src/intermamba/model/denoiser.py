@@ -105,9 +105,9 @@ class InterMamba(nn.Module):
                     use_temporal=cfg.use_temporal, adaptive_fusion=cfg.adaptive_fusion,
                     bidirectional=cfg.bidirectional)
         self.layers = nn.ModuleList(
-            InterMambaLayer(d, d_inner, liia_hidden=cfg.liia_expand * d, cond_dim=d, dropout=cfg.dropout,
-                            use_cross=cfg.use_cross, use_liia=cfg.use_liia, liia_mode=cfg.liia_mode,
-                            **astm)
+            InterMambaLayer(d, d_inner, cond_dim=d, dropout=cfg.dropout, use_cross=cfg.use_cross,
+                            use_liia=cfg.use_liia, liia_mode=cfg.liia_mode, liia_conv=cfg.liia_conv,
+                            liia_channels=cfg.liia_channels, liia_hidden=cfg.liia_expand * d, **astm)
             for _ in range(cfg.num_layers))
         self.norm_out = nn.LayerNorm(d)     # Mamba's final norm (InterGen has none; our residual stream is pre-norm)
         self.output_proj = nn.Linear(d, cfg.input_dim)
