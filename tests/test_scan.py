@@ -10,6 +10,8 @@ import pytest
 import torch
 
 from intermamba.ops import (
+    KernelBuildError,
+    build_native,
     mamba_ssm_available,
     native_available,
     resolve_backend,
@@ -21,12 +23,29 @@ from intermamba.ops import (
 )
 
 LAYOUTS = ("time_invariant", "input_dependent", "grouped")
+
+
+def _build_native() -> str:
+    """Build the compiled scan as `intermamba build-kernels` does (about a minute the first time on a machine,
+    nothing once built), so that its tests run wherever it can be built; why not, when it cannot."""
+    from intermamba.ops.scan_native import native_disabled
+
+    if native_disabled():
+        return "disabled by INTERMAMBA_NO_NATIVE_SCAN"
+    try:
+        build_native()
+    except KernelBuildError as err:
+        return str(err)
+    return ""
+
+
+NO_NATIVE = _build_native()
 # The fast paths checked on CPU tensors: pure PyTorch, the compiled kernel where a C++ compiler could build it, and
 # the Triton GPU kernels run through Triton's interpreter. The interpreter must be on before triton is first imported,
 # so the "triton" cases run in a child pytest with TRITON_INTERPRET=1 (test_triton_kernels_under_the_interpreter).
 INTERPRETING = os.environ.get("TRITON_INTERPRET") == "1"
 FAST = ["fused",
-        pytest.param("native", marks=pytest.mark.skipif(not native_available(), reason="no compiled CPU scan")),
+        pytest.param("native", marks=pytest.mark.skipif(bool(NO_NATIVE), reason=f"no compiled CPU scan: {NO_NATIVE}")),
         pytest.param("triton", marks=pytest.mark.skipif(not INTERPRETING, reason="run by the interpreter test"))]
 
 

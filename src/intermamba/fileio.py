@@ -8,6 +8,14 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Union
 
+CACHE_ENV = "INTERMAMBA_CACHE"   # where derived, rebuildable files go (default ~/.cache/intermamba)
+
+
+def cache_dir(*parts: str) -> Path:
+    """A folder under ~/.cache/intermamba (or $INTERMAMBA_CACHE): derived files that can always be rebuilt."""
+    root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "intermamba")
+    return Path(root, *parts)
+
 
 @contextlib.contextmanager
 def atomic_path(path: Union[str, os.PathLike]) -> Iterator[Path]:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .diffusion import DDIMSampler, GaussianDiffusion, conditioned
+from .ops import native_available
 from .skeleton import FEATURE_DIM, FPS
 from .text import build_text_encoder, check_text_width
 
@@ -59,6 +60,8 @@ class InterMambaPipeline:
     def __init__(self, model: torch.nn.Module, config, normalizer, *, text_encoder=None,
                  device: Union[str, torch.device, None] = "cpu", source: str = ""):
         self.device = resolve_device(device)
+        if self.device.type == "cpu":
+            native_available()   # looked up now, so that a "compiled scan not built" note precedes any progress bar
         self.config = config
         self.model = model.to(self.device).eval()
         self.normalizer = normalizer

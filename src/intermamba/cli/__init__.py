@@ -3,7 +3,7 @@
 Each command is a pair: `_add_<verb>(subparsers)` declares its arguments and `_run_<verb>(args)` imports the
 module that does the work (lazily, so `intermamba --help` is instant) and calls it. Bad input raises
 `CLIError` (or `ConfigError`), which prints one line and exits with status 2. One module per verb group:
-`motion_io` (generate, render, export, import-bvh), `training`, `evaluate`, `data`, `tools` (info, bench).
+`motion_io` (generate, render, export, import-bvh), `training`, `evaluate`, `data`, `tools` (info, bench, build-kernels).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .errors import CLIError
 from .evaluate import _add_eval, _add_train_evaluator, _run_eval, _run_train_evaluator
 from .motion_io import (DEFAULT_FRAMES, _add_export, _add_generate, _add_import_bvh, _add_render, _run_export,
                         _run_generate, _run_import_bvh, _run_render, read_prompts)
-from .tools import _add_bench, _add_info, _run_bench, _run_info
+from .tools import _add_bench, _add_build_kernels, _add_info, _run_bench, _run_build_kernels, _run_info
 from .training import _add_plot_fusion, _add_train, _run_plot_fusion, _run_train
 
 __all__ = ["CLIError", "DEFAULT_FRAMES", "build_parser", "main", "read_prompts"]
@@ -36,6 +36,7 @@ COMMANDS = {
     "import-bvh": (_add_import_bvh, _run_import_bvh),
     "data": (_add_data, _run_data),
     "bench": (_add_bench, _run_bench),
+    "build-kernels": (_add_build_kernels, _run_build_kernels),
 }
 
 

@@ -1,4 +1,4 @@
-"""Verbs about configs and speed: info and bench."""
+"""Verbs about configs and speed: info, bench and build-kernels."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from .errors import CLIError
 
 # ------------------------------------------------------------------------------------------------ info
 def _add_info(sub):
-    p = sub.add_parser("info", help="print a config's parameters by module")
+    p = sub.add_parser("info", help="print a config's parameters by module and the selective-scan backend in use")
     p.add_argument("config", nargs="?", default="demo", help="config name or YAML path (default: demo)")
     p.add_argument("overrides", nargs="*", help="section.key=value overrides")
 
@@ -15,9 +15,11 @@ def _add_info(sub):
 def _run_info(args):
     from ..config import load_config
     from ..model import build_model, parameter_table
+    from ..ops import backend_report
 
     cfg = load_config(args.config, args.overrides)
     print(parameter_table(build_model(cfg), cfg))
+    print("\n".join(backend_report()))
 
 
 # ----------------------------------------------------------------------------------------------- bench
@@ -92,3 +94,25 @@ def _run_bench(args):
         if not sweep:
             raise CLIError("--plot needs a sweep (give --sweep lengths)")
         bench.write_plot(result, args.plot)
+
+
+# --------------------------------------------------------------------------------------- build-kernels
+def _add_build_kernels(sub):
+    p = sub.add_parser("build-kernels", help="compile the CPU selective-scan kernel for this Python, PyTorch and "
+                                             "CPU (about a minute, once; runs use the slower PyTorch scan until then)")
+    p.add_argument("--force", action="store_true", help="rebuild from scratch even when it is built")
+
+
+def _run_build_kernels(args):
+    from ..ops import KernelBuildError, build_native
+    from ..ops.kernels import say
+    from ..ops.scan_native import DISABLE_ENV, native_disabled
+
+    try:
+        result = build_native(force=args.force)   # says on stderr when it starts and when it is done
+    except KernelBuildError as err:
+        raise CLIError(str(err)) from None
+    if not result.built:
+        say(f"the compiled scan is already built: {result.path} (--force rebuilds it)")
+    if native_disabled():
+        say(f"{DISABLE_ENV} is set, so runs will not use it until it is unset")

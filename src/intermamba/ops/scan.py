@@ -11,13 +11,13 @@ Three backends share that signature:
     "fused"      `_FusedScan`: a custom autograd function that discretises per step (nothing of size
                  (B, D, N, L) exists but the saved states) and runs a hand-written reverse-time backward.
                  The fastest pure-PyTorch form (2-4x over the alternatives in the facts file); any device.
-    "native"     a compiled C++ CPU kernel (ops/scan_native.py), built on first use when a compiler is present;
+    "native"     a compiled C++ CPU kernel (ops/scan_native.py), built ahead of time (`intermamba build-kernels`);
                  2-4x faster than "fused" and saves no states (its backward recomputes them row by row).
     "triton"     a Triton GPU kernel (ops/scan_triton.py): one launch per scan, states in registers, chunked
                  recomputation in the backward. Needs the `triton` package (CUDA builds of PyTorch ship it).
     "mamba_ssm"  mamba-ssm's CUDA kernel, used when the optional package imports and tensors are on CUDA.
 `selective_scan(..., backend=None)` picks on CUDA "mamba_ssm" when it imports, else "triton" when it imports (fp64
-goes to "fused"); on CPU "native" when it builds, else "fused". A backend can be forced per call (`backend=`) or
+goes to "fused"); on CPU "native" when it is built, else "fused". A backend can be forced per call (`backend=`) or
 for a block of code (`with scan_backend("ref"):`).
 """
 
@@ -32,7 +32,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .scan_native import DISABLE_ENV, native_module
+from .scan_native import native_module, native_status
 
 BACKENDS = ("auto", "ref", "fused", "native", "triton", "mamba_ssm")
 
@@ -381,16 +381,16 @@ _native_forward.register_autograd(_native_grad, setup_context=_native_setup)
 
 
 def native_available() -> bool:
-    """True when the compiled CPU scan builds (first call compiles it, about a minute; cached afterwards)."""
+    """True when the compiled CPU scan is built for this machine and loads (never builds: `intermamba build-kernels`).
+    When it is not, says so once per process on stderr."""
     return native_module() is not None
 
 
 def selective_scan_native(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                           return_last_state=False):
     """The compiled CPU kernel, with the same pre/post-processing as the fused path."""
-    if not native_available():
-        raise RuntimeError("scan backend 'native' needs a C++ compiler and ninja to build the CPU kernel "
-                           f"(and {DISABLE_ENV} unset); use backend='fused'")
+    if native_status().module is None:
+        raise RuntimeError(f"scan backend 'native' is unavailable: {native_status().reason}; or use backend='fused'")
     if u.device.type != "cpu":
         raise RuntimeError(f"scan backend 'native' runs on CPU tensors, got {u.device}; use backend='fused'")
     def core(u, delta, A, B, C):  # bias and softplus go into the kernel
@@ -512,6 +512,21 @@ def resolve_backend(u: torch.Tensor, backend: str | None = None) -> str:
         else:
             name = "fused"
     return name
+
+
+def backend_report() -> list[str]:
+    """What `auto` picks on each device here, and why: one line per device (for `intermamba info`)."""
+    status = native_status()
+    cpu = "native" if status.module is not None else "fused"
+    lines = [f"selective scan on CPU: {cpu} - {status.reason}"]
+    if torch.cuda.is_available():
+        if mamba_ssm_available():
+            lines.append("selective scan on CUDA: mamba_ssm - mamba-ssm imports")
+        elif triton_available():
+            lines.append("selective scan on CUDA: triton - mamba-ssm does not import, the triton package does")
+        else:
+            lines.append("selective scan on CUDA: fused - neither mamba-ssm nor triton imports")
+    return lines
 
 
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,

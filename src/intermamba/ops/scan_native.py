@@ -1,4 +1,4 @@
-"""A compiled CPU selective scan (C++, built on first use with torch.utils.cpp_extension; optional).
+"""A compiled CPU selective scan (C++, built ahead of time with `intermamba build-kernels`; optional).
 
 Each (batch, channel) row keeps its N-vector state in cache and walks time once; exp, the state update and the
 contraction with C are one fused, vectorised inner loop over N (-O3 -march=native -ffast-math lets the compiler
@@ -7,15 +7,16 @@ per-row buffer instead of saving (B, D, N, L) states, so training memory stays O
 
 Layout handed to the kernel (prepared in `ops/scan.py`): u, delta (B, D, L) contiguous; A (D, N); B, C either
 (D, N) time-invariant or (B, G, L, N) time-major with the state innermost (a (B, N, L) input is G = 1).
-Building needs a C++ compiler and ninja; when that fails the scan falls back to the pure-PyTorch fused path.
+Building needs a C++ compiler and ninja, and happens only when asked (`build_native`, `intermamba build-kernels`;
+ops/kernels.py says why and where the library lives); until then the scan uses the pure-PyTorch fused path.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
+from typing import NamedTuple
 
-import torch
+from .kernels import BuildResult, CpuKernel, compiler, say
 
 _SOURCE = r"""
 #include <torch/extension.h>
@@ -219,28 +220,65 @@ std::vector<torch::Tensor> scan_backward(torch::Tensor u, torch::Tensor delta, t
 }
 """
 
-_FUNCTIONS = ["scan_forward", "scan_backward"]
-_MODULE = None
-_TRIED = False
-DISABLE_ENV = "INTERMAMBA_NO_NATIVE_SCAN"   # set to 1 to never build or use the compiled scan
+SCAN_KERNEL = CpuKernel(name="intermamba_scan_cpu", source=_SOURCE, functions=("scan_forward", "scan_backward"),
+                        cflags=("-O3", "-march=native", "-ffast-math", "-fopenmp"), ldflags=("-fopenmp",))
+DISABLE_ENV = "INTERMAMBA_NO_NATIVE_SCAN"   # set to 1 to never use the compiled scan (and hear nothing about it)
+
+
+class NativeStatus(NamedTuple):
+    module: object | None   # the loaded extension, or None
+    reason: str             # why it is or is not in use, one line
+
+
+_STATUS: NativeStatus | None = None
+_TOLD = False
+
+
+def native_status() -> NativeStatus:
+    """Whether this process uses the compiled scan, and why; looked up once, never builds (see ops/kernels.py)."""
+    global _STATUS
+    if _STATUS is None:
+        _STATUS = _look_up()
+    return _STATUS
+
+
+def native_disabled() -> bool:
+    """True when INTERMAMBA_NO_NATIVE_SCAN asks for the PyTorch scan."""
+    return os.environ.get(DISABLE_ENV, "") not in ("", "0")
+
+
+def _look_up() -> NativeStatus:
+    if native_disabled():
+        return NativeStatus(None, f"the compiled kernel is disabled by {DISABLE_ENV}={os.environ[DISABLE_ENV]}")
+    try:
+        module = SCAN_KERNEL.load()
+    except Exception as err:  # ImportError, OSError: a library that is there but does not load
+        return NativeStatus(None, f"the compiled kernel at {SCAN_KERNEL.library} does not load ({type(err).__name__}: "
+                                  f"{str(err)[:150]}); rebuild it with `intermamba build-kernels --force`")
+    if module is not None:
+        return NativeStatus(module, f"compiled kernel loaded from {SCAN_KERNEL.library}")
+    if compiler() is None:
+        return NativeStatus(None, "the compiled kernel is not built and no C++ compiler was found; install one "
+                                  "(e.g. g++), then run `intermamba build-kernels`")
+    return NativeStatus(None, "the compiled kernel is not built for this Python, PyTorch and CPU; run "
+                              "`intermamba build-kernels` once (about a minute)")
 
 
 def native_module():
-    """The compiled extension, building it on first call (cached by torch across processes); None if unavailable."""
-    global _MODULE, _TRIED
-    if _TRIED:
-        return _MODULE
-    _TRIED = True
-    if os.environ.get(DISABLE_ENV, "") not in ("", "0"):
-        return None
-    try:
-        from torch.utils.cpp_extension import load_inline
+    """The compiled extension when it is built, else None; never builds. The first time it is missing, one line on
+    stderr says that the PyTorch scan serves instead and how to get the compiled one (not when disabled on purpose)."""
+    global _TOLD
+    status = native_status()
+    if status.module is None and not _TOLD and not native_disabled():
+        _TOLD = True
+        say(f"using the slower pure-PyTorch selective scan: {status.reason}")
+    return status.module
 
-        _MODULE = load_inline(name="intermamba_scan_cpu_v4", cpp_sources=[_SOURCE], functions=_FUNCTIONS,
-                              extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp"],
-                              extra_ldflags=["-fopenmp"], verbose=False)
-    except Exception as err:  # no compiler, no ninja, no headers: the pure-PyTorch path serves instead
-        warnings.warn(f"compiled CPU scan unavailable ({type(err).__name__}: {str(err)[:200]}); "
-                      f"using the pure-PyTorch fused scan", RuntimeWarning, stacklevel=2)
-        _MODULE = None
-    return _MODULE
+
+def build_native(*, force: bool = False, log=say) -> BuildResult:
+    """Build the compiled scan for this machine (`intermamba build-kernels`); this process uses it afterwards.
+    Raises KernelBuildError with a one-line message (no compiler, a compile error, another build too long)."""
+    global _STATUS
+    result = SCAN_KERNEL.build(force=force, log=log)
+    _STATUS = None   # looked up again on next use: loads what was just built
+    return result

@@ -30,6 +30,7 @@ from typing import Optional
 
 import numpy as np
 
+from ...fileio import cache_dir
 from ...skeleton import MAX_FRAMES, NUM_JOINTS, NUM_ROT_JOINTS, ROT6D_DIM
 from .kinds import KINDS, Scene
 
@@ -38,7 +39,6 @@ VERSION = 11                 # bump whenever the choreography changes: it names 
 # Block b = i // len(KIND_NAMES) (one item of each kind) goes to SPLIT_OF_BLOCK[b % 10]: 80 / 10 / 10, with
 # val and test early in the cycle so that even a small world has both.
 SPLIT_OF_BLOCK = ("train", "val", "train", "test", "train", "train", "train", "train", "train", "train")
-CACHE_ENV = "INTERMAMBA_CACHE"
 
 
 @dataclass
@@ -99,8 +99,7 @@ def generate(index: int, seed: int = 0, *, kind: Optional[str] = None) -> Sample
 
 # ------------------------------------------------------------------------------------------ dataset
 def _cache_dir() -> Path:
-    root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "intermamba")
-    return Path(root) / "synthetic"
+    return cache_dir("synthetic")
 
 
 def _build_split(indices: list, seed: int, progress: bool):
