@@ -502,3 +502,23 @@ def test_released_sizes_map_onto_the_intergen_config_exactly():
 def test_intergen_exact_is_for_the_intergen_arch_only():
     with pytest.raises(ConfigError, match="intergen_exact"):
         build_model(load_config("tiny", ["model.intergen_exact=true"]))
+
+
+def test_clip_tokenizer_comes_from_open_clip_or_openai_clip(monkeypatch):
+    import sys
+    import types
+
+    from intermamba.text import TextEncoderError, clip_tokenizer
+
+    calls = []
+    fake = types.SimpleNamespace(tokenize=lambda texts, **kw: calls.append((texts, kw)) or toy_tokenize(texts))
+    monkeypatch.setitem(sys.modules, "open_clip", fake)
+    assert clip_tokenizer()(["Two People Hug"]).shape == (1, CONTEXT)
+    assert calls == [(["two people hug"], {"context_length": CONTEXT})]      # lowercased, as OpenAI's tokenizer
+    monkeypatch.setitem(sys.modules, "open_clip", None)                       # not installed
+    monkeypatch.setitem(sys.modules, "clip", types.SimpleNamespace(tokenize=lambda texts, **kw: calls.append(kw)))
+    clip_tokenizer()(["a"])
+    assert calls[-1] == {"context_length": CONTEXT, "truncate": True}         # InterGen's call
+    monkeypatch.setitem(sys.modules, "clip", None)
+    with pytest.raises(TextEncoderError, match=r"pip install 'intermamba\[clip\]'"):
+        clip_tokenizer()

@@ -305,7 +305,8 @@ def clip_tokenizer() -> Callable[[Sequence[str]], torch.Tensor]:
     try:
         import open_clip
 
-        return lambda texts: open_clip.tokenize(list(texts), context_length=CLIP_CONTEXT)
+        # OpenAI's tokenizer lowercases; some open_clip releases do not by default (the BPE vocabulary is lowercase)
+        return lambda texts: open_clip.tokenize([t.lower() for t in texts], context_length=CLIP_CONTEXT)
     except ImportError:
         pass
     try:
