@@ -106,15 +106,21 @@ def load_pretrained(folder: Union[str, Path], *, device: Union[str, torch.device
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{weights} is not a readable safetensors file ({str(err).splitlines()[0]})") from err
     model = build_model(cfg)
-    reference = model.state_dict()
+    load_state_strict(model, state, f"{weights} does not match its config")
+    return model.to(device).eval(), cfg, normalizer
+
+
+def load_state_strict(module: torch.nn.Module, state: dict, problem: str) -> None:
+    """module.load_state_dict(state) (cast to the module's dtypes), or one CheckpointError line "problem: ..."
+    naming the first missing / unexpected tensors or the first wrong shape."""
+    reference = module.state_dict()
     missing = sorted(set(reference) - set(state))
     unexpected = sorted(set(state) - set(reference))
     if missing or unexpected:
-        raise CheckpointError(f"{weights} does not match its config: {len(missing)} missing tensors "
-                              f"{missing[:3]}, {len(unexpected)} unexpected {unexpected[:3]}")
+        raise CheckpointError(f"{problem}: {len(missing)} missing tensors {missing[:3]}, "
+                              f"{len(unexpected)} unexpected {unexpected[:3]}")
     bad = [k for k, v in state.items() if v.shape != reference[k].shape]
     if bad:
-        raise CheckpointError(f"{weights} does not match its config: shape of {bad[0]} is "
-                              f"{tuple(state[bad[0]].shape)}, expected {tuple(reference[bad[0]].shape)}")
-    model.load_state_dict({k: v.to(reference[k].dtype) for k, v in state.items()})
-    return model.to(device).eval(), cfg, normalizer
+        raise CheckpointError(f"{problem}: shape of {bad[0]} is {tuple(state[bad[0]].shape)}, "
+                              f"expected {tuple(reference[bad[0]].shape)}")
+    module.load_state_dict({k: v.to(reference[k].dtype) for k, v in state.items()})

@@ -65,6 +65,10 @@ class ModelConfig:
     arch: Literal["intermamba", "intergen"] = "intermamba"
     num_heads: int = 8              # intergen: attention heads
     ff_size: int = 2048             # intergen: feed-forward width
+    # intergen: compute exactly what InterGen's released code computes, for its released weights
+    # (intergen_compat.py sets it): sin/cos interleaved in the frame and time sinusoid, and a text head that
+    # attends to every token the encoder gives (InterGen: all 77 CLIP tokens, padding included). No weights change.
+    intergen_exact: bool = False
 
 
 @dataclass
@@ -111,6 +115,9 @@ class DataConfig:
     synthetic_items: int = 2000     # procedural world: number of interactions
     seed: int = 0
     num_workers: int = 0
+    # null: statistics computed from the training split; or a folder holding InterGen's global_mean.npy +
+    # global_std.npy (to share InterGen's normalisation), or a normaliser .safetensors file
+    normalizer: Optional[str] = None
 
 
 @dataclass

@@ -252,5 +252,48 @@ class Normalizer:
         except SafetensorError as err:
             raise ValueError(f"normaliser file {str(path)!r} is not a valid safetensors file: {err}") from err
 
+    @classmethod
+    def from_intergen_files(cls, mean_path: Union[str, os.PathLike], std_path: Union[str, os.PathLike]) -> "Normalizer":
+        """InterGen's released statistics: `global_mean.npy` and `global_std.npy`, one (262,) float32 array each,
+        shared by both persons (the same files ship with in2IN, InterMask and InterMoE)."""
+        return cls(_read_stats_npy(mean_path, "mean"), _read_stats_npy(std_path, "std"))
+
     def __repr__(self) -> str:
         return f"Normalizer(dim={sk.FEATURE_DIM}, mean|avg|={self.mean.abs().mean():.4f}, std avg={self.std.mean():.4f})"
+
+
+INTERGEN_MEAN_FILE, INTERGEN_STD_FILE = "global_mean.npy", "global_std.npy"   # InterGen's data/ folder
+
+
+def _read_stats_npy(path: Union[str, os.PathLike], what: str) -> np.ndarray:
+    """One (262,) statistics vector from a .npy file: never unpickled, checked before use."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"normaliser {what} file {str(path)!r} not found")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:   # an object array (pickle), or not a .npy file
+        raise ValueError(f"{path} is not a plain numeric .npy array ({str(err).splitlines()[0]})") from None
+    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f"{path} must hold floating-point numbers, got dtype {getattr(array, 'dtype', type(array))}")
+    if array.shape != (sk.FEATURE_DIM,):
+        raise ValueError(f"{path} must hold {sk.FEATURE_DIM} values (InterGen's per-person feature {what}), "
+                         f"got shape {array.shape}")
+    if not np.isfinite(array).all() or (what == "std" and (array <= 0).any()):
+        raise ValueError(f"{path} holds non-finite values" + (" or a std <= 0" if what == "std" else ""))
+    return array.astype(np.float32)
+
+
+def load_normalizer(path: Union[str, os.PathLike]) -> Normalizer:
+    """A normaliser from disk: a folder with InterGen's global_mean.npy + global_std.npy, or our .safetensors."""
+    path = Path(path)
+    if path.is_dir():
+        mean, std = path / INTERGEN_MEAN_FILE, path / INTERGEN_STD_FILE
+        if not (mean.is_file() and std.is_file()):
+            raise FileNotFoundError(f"{path} lacks {INTERGEN_MEAN_FILE} and {INTERGEN_STD_FILE} (InterGen's "
+                                    "statistics, from its data/ folder)")
+        return Normalizer.from_intergen_files(mean, std)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"normaliser {str(path)!r}: give a folder holding {INTERGEN_MEAN_FILE} and "
+                         f"{INTERGEN_STD_FILE}, or a normaliser .safetensors file")
+    return Normalizer.load(path)

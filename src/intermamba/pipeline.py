@@ -76,12 +76,28 @@ class InterMambaPipeline:
     @classmethod
     def from_pretrained(cls, path: Union[str, Path, None] = None, *, device: Union[str, torch.device, None] = "cpu",
                         text_encoder=None) -> "InterMambaPipeline":
-        """Load an exported model folder (model.safetensors + config.json); None loads the shipped demo."""
+        """Load an exported model folder (model.safetensors + config.json); None loads the shipped demo.
+        InterGen's released checkpoint (intergen.ckpt, or a folder holding it) loads too: see from_intergen."""
         from .checkpoint import load_pretrained
+        from .intergen_compat import find_intergen_checkpoint
 
+        if path is not None and find_intergen_checkpoint(path) is not None:
+            return cls.from_intergen(path, device=device, text_encoder=text_encoder)
         folder = Path(path) if path is not None else DEMO_DIR
         model, config, normalizer = load_pretrained(folder)
         return cls(model, config, normalizer, text_encoder=text_encoder, device=device, source=str(folder))
+
+    @classmethod
+    def from_intergen(cls, path: Union[str, Path], *, normalizer=None, device: Union[str, torch.device, None] = "cpu",
+                      text_encoder=None, tokenizer=None) -> "InterMambaPipeline":
+        """InterGen's released checkpoint (intergen.ckpt or its folder) as our `intergen` model, its CLIP text tower
+        as the text encoder; normalizer: None (global_mean/std.npy beside it or in ../data), (mean.npy, std.npy),
+        a folder or a Normalizer. See intergen_compat.py."""
+        from .intergen_compat import load_intergen
+
+        model, config, stats, encoder = load_intergen(path, normalizer=normalizer, tokenizer=tokenizer,
+                                                      text_encoder=text_encoder)
+        return cls(model, config, stats, text_encoder=encoder, device=device, source=str(path))
 
     # ------------------------------------------------------------------------------------------ limits
     @property

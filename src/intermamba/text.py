@@ -14,15 +14,21 @@ Two encoders:
 
 Encoders are frozen (eval mode, no gradients) and are not nn.Modules, so they never land in a model's state
 dict. Features are cached per caption on the CPU: a training run encodes each caption once.
+
+`CLIPTowerEncoder` serves a CLIP text tower already in memory (`CLIPTextTower`, OpenAI's parameter names): the
+one inside InterGen's checkpoint, so that checkpoint alone generates (intergen_compat.py), tokenised with CLIP's
+BPE from open-clip-torch or OpenAI's `clip` package (both ship the vocabulary: offline).
 """
 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 import torch
+import torch.nn as nn
 
 MINILM_DIM = 384
 CLIP_DIM = 768
@@ -218,6 +224,142 @@ class CLIPEncoder(TextEncoder):
         x = m.transformer(x if batch_first else x.transpose(0, 1), attn_mask=m.attn_mask)
         x = x if batch_first else x.transpose(0, 1)
         return m.ln_final(x).float().cpu()
+
+
+# ------------------------------------------------------------------------------- a CLIP tower in memory
+CLIP_HEAD_WIDTH = 64       # CLIP's text transformer: heads = width / 64
+
+
+class QuickGELU(nn.Module):
+    """x sigmoid(1.702 x): the GELU approximation OpenAI's CLIP was trained with."""
+
+    def forward(self, x):
+        return x * torch.sigmoid(1.702 * x)
+
+
+class CLIPBlock(nn.Module):
+    """Pre-norm residual block: x + attn(ln_1(x)) (causal), then x + mlp(ln_2(x)); OpenAI's names."""
+
+    def __init__(self, width: int, heads: int):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(width)
+        self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.ln_2 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(OrderedDict(c_fc=nn.Linear(width, 4 * width), gelu=QuickGELU(),
+                                             c_proj=nn.Linear(4 * width, width)))
+
+    def forward(self, x, causal):
+        h = self.ln_1(x)
+        x = x + self.attn(h, h, h, attn_mask=causal, need_weights=False)[0]
+        return x + self.mlp(self.ln_2(x))
+
+
+class CLIPTransformer(nn.Module):
+    def __init__(self, width: int, layers: int, heads: int):
+        super().__init__()
+        self.resblocks = nn.ModuleList(CLIPBlock(width, heads) for _ in range(layers))
+
+
+class CLIPTextTower(nn.Module):
+    """CLIP's text transformer with OpenAI's parameter names (token_embedding, positional_embedding,
+    transformer.resblocks.<i>.{ln_1, attn, ln_2, mlp.c_fc, mlp.c_proj}, ln_final): ids (B, L) -> (B, L, width)
+    after ln_final, every token (as InterGen and our CLIP features read it)."""
+
+    def __init__(self, *, vocab: int, width: int, layers: int, context: int):
+        super().__init__()
+        self.token_embedding = nn.Embedding(vocab, width)
+        self.positional_embedding = nn.Parameter(torch.zeros(context, width))
+        self.transformer = CLIPTransformer(width, layers, max(1, width // CLIP_HEAD_WIDTH))
+        self.ln_final = nn.LayerNorm(width)
+
+    @classmethod
+    def sized_like(cls, state: Mapping[str, torch.Tensor]) -> "CLIPTextTower":
+        """An (unloaded) tower with the sizes of an OpenAI-layout state dict."""
+        if "token_embedding.weight" not in state or "positional_embedding" not in state:
+            raise TextEncoderError("the CLIP text weights lack token_embedding.weight / positional_embedding")
+        vocab, width = state["token_embedding.weight"].shape
+        layers = len({k.split(".")[2] for k in state if k.startswith("transformer.resblocks.")})
+        return cls(vocab=vocab, width=width, layers=layers, context=state["positional_embedding"].shape[0])
+
+    @property
+    def width(self) -> int:
+        return self.token_embedding.embedding_dim
+
+    @property
+    def context(self) -> int:
+        return self.positional_embedding.shape[0]
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        length = ids.shape[1]
+        x = self.token_embedding(ids) + self.positional_embedding[:length]                # (B, L, width)
+        causal = torch.ones(length, length, dtype=torch.bool, device=ids.device).triu(1)  # True = not visible
+        for block in self.transformer.resblocks:
+            x = block(x, causal)
+        return self.ln_final(x)
+
+
+def clip_tokenizer() -> Callable[[Sequence[str]], torch.Tensor]:
+    """CLIP's BPE tokenizer as InterGen calls it (`clip.tokenize(texts, truncate=True)`): ids (B, 77), zero after
+    the end-of-text token, which a truncated caption keeps. From open-clip-torch (the `clip` extra) or OpenAI's
+    `clip` package; both carry the vocabulary, so nothing is downloaded."""
+    try:
+        import open_clip
+
+        # OpenAI's tokenizer lowercases; some open_clip releases do not by default (the BPE vocabulary is lowercase)
+        return lambda texts: open_clip.tokenize([t.lower() for t in texts], context_length=CLIP_CONTEXT)
+    except ImportError:
+        pass
+    try:
+        import clip
+    except ImportError:
+        clip = None
+    if clip is not None and hasattr(clip, "tokenize"):
+        return lambda texts: clip.tokenize(list(texts), context_length=CLIP_CONTEXT, truncate=True)
+    raise TextEncoderError("CLIP's tokenizer is needed for these CLIP weights: pip install 'intermamba[clip]' "
+                           "(open-clip-torch, works offline)")
+
+
+class CLIPTowerEncoder(TextEncoder):
+    """A CLIPTextTower in memory + CLIP's tokenizer. full_context: every row holds all 77 tokens' features (the
+    mask still ends at EOT), as InterGen's text head reads them; otherwise rows end at EOT like CLIPEncoder's."""
+
+    name = "clip"
+
+    def __init__(self, tower: CLIPTextTower, *, tokenizer: Optional[Callable] = None, full_context: bool = True,
+                 cache: bool = True):
+        super().__init__(max_tokens=tower.context, cache=cache)
+        self.tower = _freeze(tower)
+        self.dim = tower.width
+        self.tokenize = tokenizer if tokenizer is not None else clip_tokenizer()
+        self.full_context = full_context
+        self._valid: dict[str, int] = {}      # caption -> tokens up to and including EOT
+
+    def _net(self):
+        return self.tower
+
+    def _encode_batch(self, texts):
+        ids = torch.as_tensor(self.tokenize(texts), dtype=torch.long)
+        if ids.shape != (len(texts), self.max_tokens):
+            raise TextEncoderError(f"the CLIP tokenizer gave ids of shape {tuple(ids.shape)}, expected "
+                                   f"({len(texts)}, {self.max_tokens})")
+        with torch.no_grad():
+            hidden = self.tower(ids.to(self.device)).float().cpu()                      # (B, 77, width)
+        ends = (ids.argmax(dim=-1) + 1).tolist()  # EOT has the largest id (InterGen's pooling rule)
+        self._valid.update(zip(texts, ends))
+        return [hidden[i].clone() if self.full_context else hidden[i, :n].clone() for i, n in enumerate(ends)]
+
+    @torch.no_grad()
+    def encode(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        texts = list(texts)
+        features, mask = super().encode(texts)
+        if self.full_context:
+            valid = torch.tensor([self._valid[t] for t in texts], device=mask.device)
+            mask = torch.arange(features.shape[1], device=mask.device)[None] < valid[:, None]   # (B, 77)
+        return features, mask
+
+    def clear_cache(self) -> None:
+        super().clear_cache()
+        self._valid.clear()
 
 
 # --------------------------------------------------------------------------------------------- factory

@@ -440,14 +440,21 @@ def _dataset(cfg: Config, split: str):
 
 
 def _normalizer_for(cfg: Config, run_dir: Path, dataset):
-    """The run's normaliser: computed from the training set on the first start, then read from the run folder."""
+    """The run's normaliser: data.normalizer's files (e.g. InterGen's statistics) or computed from the training
+    set on the first start, then read from the run folder."""
     from .data import compute_normalizer
-    from .motion import Normalizer
+    from .motion import Normalizer, load_normalizer
 
     path = run_dir / NORMALIZER_FILE
-    if path.is_file():
+    if cfg.data.normalizer:   # given files win over a copy left by an earlier start (a resume has the same config)
+        try:
+            normalizer = load_normalizer(cfg.data.normalizer)
+        except (ValueError, FileNotFoundError) as err:
+            raise TrainingError(f"data.normalizer: {err}") from None
+    elif path.is_file():
         return Normalizer.load(path)
-    normalizer = compute_normalizer(dataset)
+    else:
+        normalizer = compute_normalizer(dataset)
     normalizer.save(path)     # atomic; DDP processes compute identical statistics
     return normalizer
 
@@ -513,6 +520,7 @@ def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Option
     val = None
     if cfg.train.val_every:
         val = val_dataset if val_dataset is not None else _dataset(cfg, "val")
+    normalizer = _normalizer_for(cfg, run_dir, dataset)   # before the config: a bad data.normalizer writes nothing
     run_dir.mkdir(parents=True, exist_ok=True)
     if ckpt_path is None:
         atomic_write_text(run_dir / CONFIG_FILE, cfg.to_json())   # (every DDP process writes the same bytes)
@@ -523,7 +531,6 @@ def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Option
         rank_zero_info(f"intermamba: resuming {run_dir} from step {step} ({ckpt_path.name})")
     else:
         rank_zero_info(f"intermamba: new run in {run_dir} ({len(dataset)} training items)")
-    normalizer = _normalizer_for(cfg, run_dir, dataset)
     module = DiffusionModule(cfg, normalizer, model=model, text_encoder=text_encoder)
     trainer = build_trainer(cfg, run_dir, callbacks=callbacks, **(trainer_overrides or {}))
     train_loader = StepLoader(dataset, batch_size=cfg.train.batch_size, seed=cfg.train.seed, num_workers=

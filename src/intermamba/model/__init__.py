@@ -43,6 +43,8 @@ def build_model(cfg: Union[Config, ModelConfig]) -> nn.Module:
         if model_cfg.latent_dim % model_cfg.num_heads:
             raise ConfigError(f"model.num_heads={model_cfg.num_heads} must divide model.latent_dim={model_cfg.latent_dim}")
         return InterGen(model_cfg)
+    if model_cfg.intergen_exact:
+        raise ConfigError("model.intergen_exact applies to model.arch=intergen only (InterGen's released weights)")
     _validate(model_cfg)
     return InterMamba(model_cfg)
 
