@@ -1,0 +1,165 @@
+"""The matched-budget study on the procedural world: InterMamba vs InterGen at one size, plus the ablations.
+
+    python scripts/procedural_study.py train --runs ~/runs/study --steps 3000 --jobs 2   # resumable
+    python scripts/procedural_study.py eval --runs ~/runs/study --replications 3
+    python scripts/procedural_study.py report --runs ~/runs/study
+
+`train` runs `intermamba train` for every study config (configs/study_*.yaml: the same text encoder, data, diffusion
+settings, batch, LR schedule, seed and step budget; only the model differs), `--jobs` at a time, each on one
+thread (OMP_NUM_THREADS=1: on a small CPU one run per core is faster than one run on all of them). A killed run
+continues where it stopped when the command is run again. `eval` scores every finished export in ONE protocol run
+(the same captions, lengths and noise seeds for every model) with the shipped procedural-world evaluator and writes
+results.json / results.md to the run folder. `report` draws the loss curves of every run on one plot and the
+InterMamba run's fusion weights (Fig. 8), copies each run's fp16 export and metrics log into docs/results/, and
+prints the table for docs/results/procedural-study.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+STUDY = {   # row name -> config (configs/study_*.yaml)
+    "InterMamba": "study_intermamba",
+    "InterGen": "study_intergen",
+    "w/o temporal SSM": "study_no_temporal",
+    "fixed fusion": "study_fixed_fusion",
+    "Self-ASTM only": "study_self_only",
+    "w/o LIIA": "study_no_liia",
+}
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+SMOOTH = 20   # logged rows averaged per point of the loss plot
+
+
+def _train(args) -> None:
+    names = [n for n in STUDY if not args.only or STUDY[n] in args.only.split(",")]
+    procs: list[subprocess.Popen] = []
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for name in names:
+        config = STUDY[name]
+        cmd = [sys.executable, "-m", "intermamba.cli", "train", "--config", config, "--run-dir",
+               str(args.runs / config), f"train.max_steps={args.steps}"]
+        while len([p for p in procs if p.poll() is None]) >= args.jobs:
+            procs[[p.poll() is None for p in procs].index(True)].wait()
+        print("+", " ".join(cmd[1:]), flush=True)
+        log = open(args.runs / f"{config}.log", "a")
+        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
+    failed = [p.args[4] for p in procs if p.wait() != 0]
+    if failed:
+        sys.exit(f"training failed for {', '.join(failed)} (see {args.runs}/<config>.log)")
+
+
+def _eval(args) -> None:
+    import torch
+
+    from intermamba import InterMambaPipeline, load_config
+    from intermamba.data import build_dataset, collate
+    from intermamba.evaluation import DEFAULT_EVALUATOR, Evaluator, evaluate, pipeline_generator, resolve_settings
+
+    torch.set_num_threads(args.threads)
+    pipes = {name: InterMambaPipeline.from_pretrained(args.runs / config / "export")
+             for name, config in STUDY.items() if (args.runs / config / "export" / "config.json").is_file()}
+    if not pipes:
+        sys.exit(f"no finished exports under {args.runs}; run `train` first")
+    cfg = load_config("study_intermamba", [f"eval.mm_num_samples={args.mm[0]}", f"eval.mm_num_repeats={args.mm[1]}",
+                                           f"eval.mm_num_times={args.mm[2]}"])
+    settings = resolve_settings(cfg.eval, replications=args.replications)
+    first = next(iter(pipes.values()))
+    evaluator = Evaluator.load(DEFAULT_EVALUATOR, text_encoder=first.text_encoder)
+    dataset = build_dataset(cfg.data, "test")
+    generators = {name: pipeline_generator(pipe, steps=args.sample_steps) for name, pipe in pipes.items()}
+    result = evaluate(dataset, evaluator, generators, settings, collate_fn=collate)
+    result.info.update({"steps": args.sample_steps, "evaluator": str(DEFAULT_EVALUATOR), "split": "test"})
+    json_path, md_path = result.save(args.runs / "eval")
+    print(result.to_markdown())
+    print(f"wrote {json_path} and {md_path}")
+
+
+def _losses(run: Path) -> tuple[list[int], list[float]]:
+    steps, values = [], []
+    for path in sorted((run / "logs").glob("version_*/metrics.csv")):
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get("train/simple"):
+                    steps.append(int(float(row["step"])))
+                    values.append(float(row["train/simple"]))
+    order = sorted(range(len(steps)), key=steps.__getitem__)
+    return [steps[i] for i in order], [values[i] for i in order]
+
+
+def _report(args) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from intermamba.fusion_plot import plot_fusion
+
+    out = RESULTS / "procedural-study"
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    for name, config in STUDY.items():
+        steps, values = _losses(args.runs / config)
+        if not steps:
+            continue
+        k = SMOOTH
+        smooth = [sum(values[i:i + k]) / len(values[i:i + k]) for i in range(0, len(values), k)]
+        ax.plot(steps[::k][:len(smooth)], smooth, label=name, lw=1.6 if name in ("InterMamba", "InterGen") else 1)
+        export = args.runs / config / "export"
+        if (export / "config.json").is_file():
+            dest = out / "exports" / config
+            dest.mkdir(parents=True, exist_ok=True)
+            for file in ("model.safetensors", "config.json"):
+                shutil.copy2(export / file, dest / file)
+        logs = sorted((args.runs / config / "logs").glob("version_*/metrics.csv"))
+        if logs:
+            with open(out / f"{config}_metrics.csv", "w") as dst:
+                for i, path in enumerate(logs):   # resumed runs log to several versions: one file, one header
+                    lines = path.read_text().splitlines(keepends=True)
+                    dst.writelines(lines if i == 0 else lines[1:])
+    ax.set_xlabel("training step (batch 16)")
+    ax.set_ylabel(f"simple loss (normalised, mean of {SMOOTH} logged steps)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "loss-curves.png")
+    print(f"wrote {out / 'loss-curves.png'}")
+    run = args.runs / STUDY["InterMamba"]
+    if run.is_dir():
+        print(f"wrote {plot_fusion(run, out / 'fusion-intermamba.png')}")
+    results = args.runs / "eval" / "results.md"
+    if results.is_file():
+        shutil.copy2(results, out / "results.md")
+        shutil.copy2(args.runs / "eval" / "results.json", out / "results.json")
+        print(results.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="verb", required=True)
+    for verb in ("train", "eval", "report"):
+        p = sub.add_parser(verb)
+        p.add_argument("--runs", type=Path, default=Path("runs/study"), help="the study's run folders")
+        if verb == "train":
+            p.add_argument("--steps", type=int, default=3000, help="optimiser steps per run (the budget)")
+            p.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each")
+            p.add_argument("--only", help="comma-separated config names")
+        if verb == "eval":
+            p.add_argument("--replications", type=int, default=3)
+            p.add_argument("--sample-steps", type=int, default=50, help="DDIM steps (the default sampler's 50)")
+            p.add_argument("--mm", type=int, nargs=3, default=(20, 10, 5), metavar=("TEXTS", "REPEATS", "PAIRS"),
+                           help="MModality: texts x generations x index pairs")
+            p.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    args.runs = args.runs.expanduser()
+    args.runs.mkdir(parents=True, exist_ok=True)
+    {"train": _train, "eval": _eval, "report": _report}[args.verb](args)
+
+
+if __name__ == "__main__":
+    main()
