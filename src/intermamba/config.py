@@ -2,7 +2,7 @@
 
 A config file holds the sections `model`, `diffusion`, `loss`, `text`, `data`, `train` and `eval`; every key
 it omits takes the default written here, every key it names must exist (a typo is an error, never silently
-ignored). `base: NAME` inherits another config and overrides only what it lists, which is how the ablations
+ignored), and every number must lie in its range (`RANGES`, after the dataclasses). `base: NAME` inherits another config and overrides only what it lists, which is how the ablations
 of Tables 4-5 stay one-line files.
 
     cfg = load_config("paper")                      # a shipped config by name
