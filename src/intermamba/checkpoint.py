@@ -12,6 +12,7 @@ A folder that is not ours fails with one line that says what is wrong.
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Optional, Union
 
@@ -150,8 +151,9 @@ def load_torch_file(path: Union[str, Path]):
                               f"{_RESAVE_HINT}")
     if head != b"PK\x03\x04":
         raise CheckpointError(f"{path} is not a PyTorch checkpoint (torch.save writes a zip file)")
-    try:
-        foreign = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    scan = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)   # torch >= 2.5; without it,
+    try:                                                                           # weights_only refuses alone
+        foreign = sorted(scan(str(path))) if scan is not None else []
     except Exception as err:  # noqa: BLE001 - a damaged zip, whatever the reader raises: one line
         raise CheckpointError(f"{path} is not a loadable PyTorch checkpoint ({first_line(err)})") from err
     if foreign:
@@ -160,6 +162,9 @@ def load_torch_file(path: Union[str, Path]):
                               f"here; keep only its weights where you trust the file: {_RESAVE_HINT}")
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:    # what the static scan cannot see; torch's own advice would unpickle
+        raise CheckpointError(f"{path} pickles objects that a weights-only load refuses, which are never unpickled "
+                              f"here; keep only its weights where you trust the file: {_RESAVE_HINT}") from err
     except Exception as err:  # noqa: BLE001 - truncated or damaged: one line
         raise CheckpointError(f"{path} is not a loadable PyTorch checkpoint ({first_line(err)})") from err
 
@@ -169,7 +174,9 @@ _RESAVE_HINT = ("python -c \"import torch; c = torch.load('IN.ckpt', weights_onl
                 "torch.save({'state_dict': c.get('state_dict', c)}, 'OUT.ckpt')\"")
 
 
-def first_line(err: BaseException) -> str:
-    """'ErrorType: first line of the message', for one-line reports of a library's multi-line errors."""
+def first_line(err: BaseException, limit: int = 160) -> str:
+    """'ErrorType: first line of the message' (cut at `limit` characters), for one-line reports of a library's
+    long errors."""
     lines = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+    text = f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -324,7 +324,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             torch.save(checkpoint, tmp)
 
     def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
-        if self._preloaded is not None and Path(path) == self._preloaded[0]:
+        if self._preloaded is not None and Path(path).resolve() == self._preloaded[0].resolve():
             checkpoint, self._preloaded = self._preloaded[1], None
             return checkpoint
         if not Path(path).is_file():
