@@ -9,7 +9,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import lightning as L
 import pytest
 import torch
 

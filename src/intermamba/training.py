@@ -19,11 +19,12 @@ The run folder (`train.out_dir/<config name>` unless --run-dir is given) holds:
     export/                         model.safetensors + config.json for InterMambaPipeline.from_pretrained
 
 A killed run continues where it stopped: starting the same command again (or `--resume`) restores the step,
-optimiser, LR schedule, EMA and the data order from the newest intact checkpoint (a damaged last.ckpt falls back
-to step=N.ckpt with one line saying so; temp files a kill left behind are removed). Randomness is a pure function of (seed, step, rank): each
-step reseeds torch's generators (noise, timesteps, dropout, condition dropout) and each dataset item is drawn
-under its own seed (crop, caption, swaps), so a resumed run repeats exactly what the original would have done
-(with data.num_workers = 0, or any worker count: item seeds do not depend on the worker).
+optimiser, LR schedule, EMA and the data order from the newest intact checkpoint (a damaged last.ckpt falls
+back to step=N.ckpt with one line saying so; temp files a kill left behind are removed). Randomness is a pure
+function of (seed, step, rank): each step reseeds torch's generators (noise, timesteps, dropout, condition
+dropout) and each dataset item is drawn under its own seed (crop, caption, swaps), and text features depend on
+the caption alone (text.py), so a resumed run repeats exactly what the original would have done (with
+data.num_workers = 0, or any worker count: item seeds do not depend on the worker).
 
 Scale-out: `train.devices`, `train.num_nodes`, `train.strategy` go to Lightning. Two GPUs on one machine:
 `intermamba train --config paper train.devices=2 train.strategy=ddp`. Under torchrun or SLURM, Lightning
@@ -339,9 +340,10 @@ class RunCheckpoint(ModelCheckpoint):
 
     def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
         super()._save_checkpoint(trainer, filepath)
-        if trainer.is_global_zero and STEP_CKPT.match(Path(filepath).name):
-            for old in Path(filepath).parent.glob("step=*.ckpt"):
-                if old.name != Path(filepath).name and STEP_CKPT.match(old.name):
+        written = Path(filepath)
+        if trainer.is_global_zero and STEP_CKPT.match(written.name):
+            for old in written.parent.glob("step=*.ckpt"):
+                if old != written and STEP_CKPT.match(old.name):
                     old.unlink(missing_ok=True)
 
 
