@@ -193,7 +193,7 @@ class Range:
     open_high: bool = False
 
     def __contains__(self, value: float) -> bool:
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):   # (ints are exact, however large)
             return False
         if self.low is not None and (value <= self.low if self.open_low else value < self.low):
             return False
@@ -211,7 +211,9 @@ class Range:
 
 
 def _number(x: Optional[float]) -> str:
-    return str(int(x)) if x is not None and float(x).is_integer() else f"{x:g}" if x is not None else ""
+    if x is None:
+        return ""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 @dataclass(frozen=True)
