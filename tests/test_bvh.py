@@ -384,3 +384,58 @@ def test_dataset_without_split_folder_and_bad_roots(tmp_path):
         bvh.read_items(DataConfig(dataset="bvh", root=None), "train")
     with pytest.raises(ValueError, match="pairs.tsv is missing"):
         bvh.read_items(DataConfig(dataset="bvh", root=str(tmp_path / "takes")), "train")
+
+
+def _with_nan(path: Path, frame: int = 3) -> Path:
+    """`path` rewritten with one rotation channel of `frame` set to nan."""
+    lines = path.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("Frame Time")) + 1
+    values = lines[first + frame].split()
+    values[4] = "nan"                                      # the root's Yrotation
+    lines[first + frame] = " ".join(values)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_nan_channel_is_refused_by_import_and_skipped_by_name_in_a_dataset(tmp_path, capsys):
+    from intermamba.cli import main
+    from intermamba.data.stats import dataset_stats
+
+    _pairs_folder(tmp_path, with_split=False)
+    _with_nan(tmp_path / "takes" / "take1_p2.bvh")
+    with pytest.raises(bvh.BVHError, match=r"take1_p2.bvh: 1 NaN or infinite value\(s\) in the frame block, the "
+                                           r"first at frame 3 \(pelvis Yrotation\)"):
+        bvh.read_bvh(tmp_path / "takes" / "take1_p2.bvh")
+    out = tmp_path / "pair.npy"
+    assert main(["import-bvh", str(tmp_path / "takes" / "take1_p1.bvh"), str(tmp_path / "takes" / "take1_p2.bvh"),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "NaN or infinite" in err and "\n" not in err and not out.exists()
+    cfg = DataConfig(dataset="bvh", root=str(tmp_path), min_frames=10)
+    with pytest.warns(UserWarning, match=r"take1 \(.*NaN or infinite"):
+        assert [i.name for i in bvh.read_items(cfg, "train")] == ["take0"]
+    with pytest.warns(UserWarning, match="take1"):
+        assert dataset_stats(cfg, ("train",))["splits"]["train"]["items"] == 1   # data stats no longer aborts
+
+
+@pytest.mark.parametrize("path", ["../../etc/passwd", "/etc/passwd", "takes/../../outside.bvh"])
+def test_pairs_file_cannot_name_files_outside_the_dataset_folder(tmp_path, path, capsys):
+    from intermamba.cli import main
+
+    root = tmp_path / "data"
+    _pairs_folder(root, with_split=False)
+    (tmp_path / "outside.bvh").write_text((root / "takes" / "take0_p1.bvh").read_text())
+    with open(root / bvh.PAIRS_FILE, "a") as f:
+        f.write(f"evil\t{path}\ttakes/take0_p2.bvh\tA caption.\n")
+    with pytest.raises(ValueError, match=rf"pairs.tsv line 6 \(evil\) names '{path}', which is outside the "
+                                         "dataset folder"):
+        bvh.read_items(DataConfig(dataset="bvh", root=str(root)), "train")
+    assert main(["data", "stats", f"bvh:{root}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "outside the dataset folder" in err and "\n" not in err
+
+
+def test_paths_that_stay_inside_the_folder_are_fine(tmp_path):
+    _pairs_folder(tmp_path, with_split=False)
+    (tmp_path / bvh.PAIRS_FILE).write_text("take0\t./takes/../takes/take0_p1.bvh\ttakes/take0_p2.bvh\tA caption.\n")
+    assert [i.name for i in bvh.read_items(DataConfig(dataset="bvh", root=str(tmp_path)), "train")] == ["take0"]

@@ -1,12 +1,15 @@
 """The InterCLIP evaluator: embeddings, masking, InterGen checkpoint loading, save/load, contrastive training."""
 
 import dataclasses
+import io
+import pickle
 
 import numpy as np
 import pytest
 import torch
 
 from evaluation_toys import CAPTIONS, HashTextEncoder, ToyDataset
+from intermamba.checkpoint import load_torch_file
 from intermamba.evaluation.evaluator import (EVALUATOR_PRESETS, Evaluator, EvaluatorConfig, InterCLIP,
                                              map_interclip_keys, sinusoidal_table)
 from intermamba.evaluation.contrastive import fit, retrieval_accuracy
@@ -123,20 +126,56 @@ class _Payload:
         return (open, (self.path, "w"))       # would create a file if the loader ever called it
 
 
-def test_checkpoints_with_foreign_objects_load_without_running_them(tmp_path):
-    import intermamba.evaluation.evaluator as module
-
+def _clip_tiny():
     cfg = dataclasses.replace(EVALUATOR_PRESETS["tiny"], text_tokens="clip", text_in_dim=32, text_latent=32)
-    theirs = _intergen_names(InterCLIP(cfg).state_dict(), cfg)
-    path = tmp_path / "lightning.ckpt"
-    marker = tmp_path / "pwned"
-    torch.save({"state_dict": theirs, "hyper_parameters": _RunConfig(lr=1e-4), "x": _Payload(str(marker))}, path)
-    with pytest.raises(Exception):
-        torch.load(path, weights_only=True)                              # plain weights_only refuses it
-    ckpt = module.load_checkpoint_safely(path)
-    assert not marker.exists()
-    assert set(ckpt["state_dict"]) == set(theirs)
+    return cfg, _intergen_names(InterCLIP(cfg).state_dict(), cfg)
+
+
+def test_a_plain_zip_checkpoint_loads_with_weights_only(tmp_path):
+    cfg, theirs = _clip_tiny()
+    torch.save({"state_dict": theirs, "epoch": 3, "callbacks": {"ModelCheckpoint": {"kth_value": torch.tensor(1.0)}}},
+               tmp_path / "lightning.ckpt")
+    ckpt = load_torch_file(tmp_path / "lightning.ckpt")
     InterCLIP(cfg).load_state_dict(map_interclip_keys(ckpt["state_dict"]), strict=True)
+
+
+def _legacy_file_with_a_payload(path, state, marker):
+    """A legacy (non-zip) torch.save file holding a valid state_dict, preceded by a record that runs code when
+    unpickled: torch's legacy reader unpickles the first records with whatever pickle module it is given."""
+    buffer = io.BytesIO()
+    torch.save({"state_dict": state}, buffer, _use_new_zipfile_serialization=False)
+    path.write_bytes(pickle.dumps(_Payload(str(marker))) + buffer.getvalue())
+
+
+@pytest.mark.parametrize("payload", ["plain_pickle", "legacy_format", "zip_with_objects"])
+def test_files_that_could_run_code_are_refused_in_one_line(tmp_path, payload):
+    cfg, theirs = _clip_tiny()
+    path, marker = tmp_path / "interclip.ckpt", tmp_path / "pwned"
+    if payload == "plain_pickle":
+        path.write_bytes(pickle.dumps({"state_dict": theirs, "x": _Payload(str(marker))}))
+    elif payload == "legacy_format":
+        _legacy_file_with_a_payload(path, theirs, marker)
+    else:
+        torch.save({"state_dict": theirs, "hyper_parameters": _RunConfig(lr=1e-4), "x": _Payload(str(marker))}, path)
+    with pytest.raises(ValueError) as err:
+        Evaluator.load(path)
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message and "weights_only=False" in message   # how to convert
+    assert ("pickles Python objects besides tensors" if payload == "zip_with_objects"
+            else "legacy (pre-1.6, non-zip) format or is a plain pickle") in message
+    assert not marker.exists()
+
+
+def test_eval_refuses_a_code_running_evaluator_with_exit_2(tmp_path, capsys):
+    from intermamba.cli import main
+
+    cfg, theirs = _clip_tiny()
+    path, marker = tmp_path / "interclip.pt", tmp_path / "pwned"
+    _legacy_file_with_a_payload(path, theirs, marker)
+    assert main(["eval", "--real-only", "--evaluator", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("intermamba eval: error:") and "\n" not in err and "legacy" in err
+    assert not marker.exists() and not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow
@@ -169,8 +208,54 @@ def test_load_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match="is not an intermamba evaluator"):
         Evaluator.load(tmp_path / "foreign.safetensors")
     (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="is not a loadable PyTorch checkpoint"):
+    with pytest.raises(ValueError, match="junk.ckpt is not a PyTorch checkpoint"):
         Evaluator.load(tmp_path / "junk.ckpt")
+    torch.save({"state_dict": {"w": torch.zeros(100)}}, tmp_path / "cut.ckpt")
+    (tmp_path / "cut.ckpt").write_bytes((tmp_path / "cut.ckpt").read_bytes()[:-300])
+    with pytest.raises(ValueError, match="cut.ckpt is not a loadable PyTorch checkpoint"):
+        Evaluator.load(tmp_path / "cut.ckpt")
+
+
+def _damaged(evaluator, path, *, state=None, meta=None):
+    """Save `evaluator`, then rewrite its file with some tensors or metadata changed."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    evaluator.save(path)
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+    tensors = load_file(path)
+    tensors = state(tensors) if state else tensors
+    save_file(tensors, path, metadata=meta(metadata) if meta else metadata)
+    return path
+
+
+def _shape_changed(t):
+    key = next(k for k in t if t[k].ndim == 2)
+    return {**t, key: t[key][:, :-1].contiguous()}
+
+
+@pytest.mark.parametrize("state, meta, message", [
+    (_shape_changed, None, r"does not match its evaluator_config: shape of \S+ is"),
+    (lambda t: {k: v for k, v in t.items() if k != "latent_scale"}, None, r"1 missing tensors \['latent_scale'\]"),
+    (lambda t: {**t, "extra": torch.zeros(1)}, None, r"1 unexpected \['extra'\]"),
+    (None, lambda m: {k: v for k, v in m.items() if k != "evaluator_config"}, "lacks the evaluator_config metadata"),
+    (None, lambda m: {**m, "evaluator_config": "{not json"}, "bad metadata: evaluator_config is not valid JSON"),
+    (None, lambda m: {**m, "text_config": "[1, 2"}, "bad metadata: text_config is not valid JSON"),
+    (None, lambda m: {**m, "evaluator_config": m["evaluator_config"].replace('"motion_latent": 32',
+                                                                             '"motion_latent": -32')},
+     r"evaluator_config.motion_latent must be in \[1, 8192\], got -32"),
+    (None, lambda m: {**m, "evaluator_config": m["evaluator_config"].replace('"motion_heads": 2',
+                                                                             '"motion_heads": 3')},
+     "its evaluator_config does not build a network"),
+    (None, lambda m: {**m, "evaluator_config": m["evaluator_config"].replace('"dropout"', '"drop_out"')},
+     r"evaluator_config: unknown key\(s\) \['drop_out'\]"),
+])
+def test_damaged_evaluator_files_are_one_line_errors_naming_the_file(evaluator, tmp_path, state, meta, message):
+    path = _damaged(evaluator, tmp_path / "ev.safetensors", state=state, meta=meta)
+    with pytest.raises(ValueError, match=message) as err:
+        Evaluator.load(path, text_encoder=HashTextEncoder())
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
 
 
 def test_contrastive_loss_is_intergens_without_duplicates(evaluator):

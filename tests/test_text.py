@@ -34,6 +34,27 @@ def test_minilm_is_deterministic_cached_and_batch_independent(minilm):
     assert not torch.allclose(c[0, 1], a[0, 1])
 
 
+CAPTIONS = ["one person pushes the other", "a much longer caption about two people dancing together slowly",
+            "they hug", "two people shake hands and then walk away together"]
+
+
+def test_features_are_bit_identical_whatever_the_batch_and_the_cache(minilm):
+    # A restarted training run meets its captions in other batches and with an empty cache; the features must
+    # not change in the last bit (padding a caption to its batch's longest one used to change them by ~1e-6).
+    alone = {}
+    for text in CAPTIONS:
+        fresh = MiniLMEncoder(cache=False)
+        features, mask = fresh.encode([text])
+        alone[text] = features[0, :int(mask[0].sum())]
+    uncached = MiniLMEncoder(cache=False)
+    for batch in (CAPTIONS, CAPTIONS[::-1], CAPTIONS[1:3] + CAPTIONS[:1]):
+        for encoder in (uncached, minilm):           # an empty cache and a warm one
+            features, mask = encoder.encode(batch)
+            for i, text in enumerate(batch):
+                assert torch.equal(features[i, :int(mask[i].sum())], alone[text]), text
+                assert not features[i, int(mask[i].sum()):].any()
+
+
 def test_minilm_truncates_to_max_tokens():
     enc = MiniLMEncoder(max_tokens=8, cache=False)
     feats, mask = enc.encode(["word " * 50])

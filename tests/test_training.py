@@ -1,12 +1,14 @@
 import csv
 import json
+import logging
 import os
 import subprocess
 import sys
+import signal
 import textwrap
+import time
 from pathlib import Path
 
-import lightning as L
 import pytest
 import torch
 
@@ -16,7 +18,7 @@ from intermamba.config import TextConfig, load_config
 from intermamba.fusion_plot import plot_fusion, read_fusion_log
 from intermamba.motion import Normalizer
 from intermamba.text import build_text_encoder
-from intermamba.training import DiffusionModule, StepLoader, TrainingError, train
+from intermamba.training import DiffusionModule, StepLoader, TrainingError, read_checkpoint, train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from training_toys import toy_dataset  # noqa: E402
@@ -69,37 +71,86 @@ def test_tiny_run_writes_checkpoints_logs_and_an_export(tmp_path, dataset, encod
     torch.testing.assert_close(model.state_dict(), {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
 
 
-class _Killed(Exception):
-    pass
+# The killed start: a Lightning callback, added to the run the CLI builds, that at step HANG_AT (after the first
+# checkpoint) opens an atomic write of a checkpoint-sized file, writes part of it, says so and waits to be killed.
+KILLED_CLI = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import lightning as L
+    import intermamba.training as training
+    from intermamba.cli import main
+    from intermamba.fileio import atomic_path
+
+    hang_at, marker = int(sys.argv[1]), Path(sys.argv[2])
+
+    class Hang(L.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            if trainer.global_step == hang_at:
+                with atomic_path(Path(trainer.default_root_dir) / "checkpoints" / "step=9999999.ckpt") as tmp:
+                    tmp.write_bytes(bytes(1 << 20))
+                    marker.touch()
+                    time.sleep(600)
+
+    build = training.build_trainer
+    training.build_trainer = lambda *a, callbacks=None, **k: build(*a, callbacks=[*(callbacks or []), Hang()], **k)
+    sys.exit(main(sys.argv[3:]))
+""")
 
 
-class _KillAt(L.Callback):
-    def __init__(self, step):
-        self.step = step
+def _cli_train(run, *overrides):
+    """The argv of `intermamba train` on a tiny run of the procedural world: 10 entries / batch 4 = 2 steps per
+    epoch, so the kill at step 5 lands mid-epoch and the resume crosses epochs; so few items that captions recur
+    across the resume point (when features depended on the batch a caption was first encoded in, two of the
+    captions of steps 4-7 came out different in the last bits after a restart)."""
+    return ["train", "--config", "tiny", "--run-dir", str(run), "data.synthetic_items=5", "train.max_steps=8",
+            "train.ckpt_every=4", "train.ema_decay=0.9", *overrides]
 
-    def on_train_batch_start(self, trainer, module, batch, batch_idx):
-        if trainer.global_step == self.step:
-            raise _Killed(f"killed at step {self.step}")
 
-
-def test_interrupted_run_resumes_identically(tmp_path, dataset, encoder):
-    # 12 items / batch 4 = 3 steps per epoch: the kill lands mid-epoch, the resume crosses epochs
-    cfg = _cfg("train.max_steps=8", "train.ckpt_every=4", "train.ema_decay=0.9")
-    straight = train(cfg, run_dir=tmp_path / "a", dataset=dataset, text_encoder=encoder, trainer_overrides=QUIET)
-    with pytest.raises(_Killed):
-        train(cfg, run_dir=tmp_path / "b", dataset=dataset, text_encoder=encoder, callbacks=[_KillAt(6)],
-              trainer_overrides=QUIET)
-    assert torch.load(tmp_path / "b/checkpoints/last.ckpt", weights_only=True)["global_step"] == 4
-    resumed = train(cfg, run_dir=tmp_path / "b", dataset=dataset, text_encoder=encoder, resume=True,
-                    trainer_overrides=QUIET)
-    a = torch.load(straight / "checkpoints/last.ckpt", weights_only=True)
-    b = torch.load(resumed / "checkpoints/last.ckpt", weights_only=True)
+def test_interrupted_run_resumes_identically(tmp_path):
+    # Real processes, as a user meets them: a straight run; a run SIGKILLed after its first checkpoint (with a
+    # half-written file open) and started again with the same command in a fresh process, whose text encoder
+    # starts with an empty cache and meets its captions in other batches. Both must end bit for bit equal.
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cli = [sys.executable, "-m", "intermamba.cli"]
+    marker = tmp_path / "hanging"
+    straight = subprocess.Popen(cli + _cli_train(tmp_path / "a"), env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    killed = subprocess.Popen([sys.executable, "-c", KILLED_CLI, "5", str(marker)] + _cli_train(tmp_path / "b"),
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 500
+    while not marker.exists() and killed.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), killed.stderr.read()[-3000:] if killed.poll() is not None else "no hang"
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    ckpts = tmp_path / "b" / "checkpoints"
+    assert read_checkpoint(ckpts / "last.ckpt")["global_step"] == 4
+    assert [p.name for p in ckpts.glob(".step=9999999.*.tmp.ckpt")]             # the kill's litter
+    out, err = straight.communicate(timeout=500)
+    assert straight.returncode == 0, err[-3000:]
+    resumed = subprocess.run(cli + _cli_train(tmp_path / "b"), env=env, capture_output=True, text=True, timeout=500)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming" in resumed.stdout + resumed.stderr
+    a = read_checkpoint(tmp_path / "a" / "checkpoints" / "last.ckpt")
+    b = read_checkpoint(ckpts / "last.ckpt")
     assert a["global_step"] == b["global_step"] == 8
     for k in a["state_dict"]:
-        torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, msg=k)
-    loss_a = [float(r["train/loss"]) for r in _rows(straight)]
-    loss_b = {int(r["step"]): float(r["train/loss"]) for r in _rows(resumed)}
-    assert [loss_b[s] for s in range(8)] == loss_a   # the same batches, noise and timesteps at every step
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    loss_a = [float(r["train/loss"]) for r in _rows(tmp_path / "a")]
+    loss_b = {int(r["step"]): float(r["train/loss"]) for r in _rows(tmp_path / "b")}
+    assert [loss_b[s] for s in range(8)] == loss_a   # the same batches, noise, timesteps and text features
+    # no litter, one step file, and results with the usual permissions
+    assert sorted(p.name for p in ckpts.iterdir()) == ["last.ckpt", "step=0000008.ckpt"]
+    assert not [p for p in (tmp_path / "b").rglob(".*") if ".tmp" in p.name]
+    mode = 0o666 & ~_umask()
+    for name in ("export/model.safetensors", "export/config.json", "normalizer.safetensors", "config.json"):
+        assert (tmp_path / "b" / name).stat().st_mode & 0o777 == mode, name
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_run_folder_guards(tmp_path, dataset, encoder):
@@ -113,6 +164,79 @@ def test_run_folder_guards(tmp_path, dataset, encoder):
         train(_cfg("model.latent_dim=16"), run_dir=tmp_path / "y", dataset=dataset, text_encoder=encoder)
     with pytest.raises(TrainingError, match="needs a GPU"):
         train(_cfg("train.precision=16-mixed", "train.accelerator=cpu"), run_dir=tmp_path / "z", dataset=dataset)
+
+
+def _damage(path, how):
+    if how == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_bytes(b"\x00garbage" * 100)
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage"])
+def test_a_damaged_last_checkpoint_falls_back_to_the_step_file(tmp_path, dataset, encoder, caplog, how):
+    run = tmp_path / "run"
+    train(_cfg("train.max_steps=4", "train.ckpt_every=2"), run_dir=run, dataset=dataset, text_encoder=encoder,
+          trainer_overrides=QUIET)
+    _damage(run / "checkpoints" / "last.ckpt", how)
+    with caplog.at_level(logging.INFO):
+        train(_cfg("train.max_steps=6", "train.ckpt_every=2"), run_dir=run, dataset=dataset, text_encoder=encoder,
+              trainer_overrides=QUIET)
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("intermamba:")]
+    assert any("skipping a damaged checkpoint" in m and "last.ckpt" in m for m in said), said
+    assert any("from step 4 (step=0000004.ckpt)" in m for m in said), said
+    assert all("\n" not in m for m in said)
+    # the file resumed from is pruned too (Lightning spares it), and the run went on to step 6
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.ckpt", "step=0000006.ckpt"]
+    assert read_checkpoint(run / "checkpoints" / "last.ckpt")["global_step"] == 6
+
+
+def test_a_newer_step_file_wins_over_an_older_last_checkpoint(tmp_path, dataset, encoder, caplog):
+    # a kill between writing step=N.ckpt and last.ckpt leaves last one checkpoint behind
+    run = tmp_path / "run"
+    train(_cfg("train.max_steps=2", "train.ckpt_every=2"), run_dir=run, dataset=dataset, text_encoder=encoder,
+          trainer_overrides=QUIET)
+    older = (run / "checkpoints" / "last.ckpt").read_bytes()
+    train(_cfg("train.max_steps=4", "train.ckpt_every=2"), run_dir=run, dataset=dataset, text_encoder=encoder,
+          trainer_overrides=QUIET)
+    (run / "checkpoints" / "last.ckpt").write_bytes(older)
+    with caplog.at_level(logging.INFO):
+        train(_cfg("train.max_steps=4", "train.ckpt_every=2"), run_dir=run, dataset=dataset, text_encoder=encoder,
+              trainer_overrides=QUIET)
+    assert any("from step 4 (step=0000004.ckpt)" in r.getMessage() for r in caplog.records)
+
+
+def test_a_run_folder_without_a_readable_checkpoint_is_refused_in_one_line(tmp_path, dataset, encoder, capsys):
+    run = tmp_path / "run"
+    train(_cfg("train.max_steps=2", "train.ckpt_every=2"), run_dir=run, dataset=dataset, text_encoder=encoder,
+          trainer_overrides=QUIET)
+    for path in (run / "checkpoints").iterdir():
+        _damage(path, "truncated")
+    with pytest.raises(TrainingError, match=r"no readable checkpoint in .*checkpoints \(.*is not a loadable PyTorch "
+                                            r"checkpoint.*; move the run folder aside"):
+        train(_cfg("train.max_steps=4"), run_dir=run, dataset=dataset, text_encoder=encoder, trainer_overrides=QUIET)
+    argv = ["train", "--config", "tiny", "--run-dir", str(run), "train.batch_size=4"]
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("intermamba train: error: no readable checkpoint") and "\n" not in err
+
+
+def test_damaged_normalizer_and_config_files_are_rebuilt_on_resume(tmp_path, dataset, encoder, caplog):
+    run = tmp_path / "run"
+    cfg = _cfg("train.max_steps=2", "train.ckpt_every=2")
+    train(cfg, run_dir=run, dataset=dataset, text_encoder=encoder, trainer_overrides=QUIET)
+    normalizer = (run / "normalizer.safetensors").read_bytes()
+    _damage(run / "normalizer.safetensors", "truncated")
+    (run / "config.json").write_text('{"model": {"latent_dim": ')
+    with caplog.at_level(logging.INFO):
+        train(_cfg("train.max_steps=4", "train.ckpt_every=2"), run_dir=run, dataset=dataset, text_encoder=encoder,
+              trainer_overrides=QUIET)
+    said = " | ".join(r.getMessage() for r in caplog.records)
+    assert "normalizer.safetensors is unreadable" in said and "recomputing it" in said
+    assert "config.json is unreadable" in said and "rewriting it from the checkpoint" in said
+    assert (run / "normalizer.safetensors").read_bytes() == normalizer          # the same statistics again
+    assert json.loads((run / "config.json").read_text())["model"] == json.loads(cfg.to_json())["model"]
+    assert read_checkpoint(run / "checkpoints" / "last.ckpt")["global_step"] == 4
 
 
 def test_cli_trains_the_tiny_config_on_the_procedural_world(tmp_path, capsys):

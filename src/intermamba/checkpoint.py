@@ -12,6 +12,7 @@ A folder that is not ours fails with one line that says what is wrong.
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Optional, Union
 
@@ -106,21 +107,82 @@ def load_pretrained(folder: Union[str, Path], *, device: Union[str, torch.device
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{weights} is not a readable safetensors file ({str(err).splitlines()[0]})") from err
     model = build_model(cfg)
-    load_state_strict(model, state, f"{weights} does not match its config")
+    model.load_state_dict(match_state_dict(model, state, f"{weights} does not match its config"))
     return model.to(device).eval(), cfg, normalizer
 
 
-def load_state_strict(module: torch.nn.Module, state: dict, problem: str) -> None:
-    """module.load_state_dict(state) (cast to the module's dtypes), or one CheckpointError line "problem: ..."
-    naming the first missing / unexpected tensors or the first wrong shape."""
+def match_state_dict(module: torch.nn.Module, state: dict, source: str) -> dict:
+    """`state` checked against `module`'s own: the same names and shapes, floating tensors for floating ones (cast
+    to the module's dtype, so fp16 files load as float32) and the same dtype otherwise (an int32 tensor where a
+    float32 weight belongs is a foreign file, not something to cast). Any mismatch is one CheckpointError naming
+    `source` ("FILE does not match ...")."""
     reference = module.state_dict()
     missing = sorted(set(reference) - set(state))
     unexpected = sorted(set(state) - set(reference))
     if missing or unexpected:
-        raise CheckpointError(f"{problem}: {len(missing)} missing tensors {missing[:3]}, "
-                              f"{len(unexpected)} unexpected {unexpected[:3]}")
-    bad = [k for k, v in state.items() if v.shape != reference[k].shape]
-    if bad:
-        raise CheckpointError(f"{problem}: shape of {bad[0]} is {tuple(state[bad[0]].shape)}, "
-                              f"expected {tuple(reference[bad[0]].shape)}")
-    module.load_state_dict({k: v.to(reference[k].dtype) for k, v in state.items()})
+        raise CheckpointError(f"{source}: {len(missing)} missing tensors {missing[:3]}, {len(unexpected)} "
+                              f"unexpected {unexpected[:3]}")
+    for key, want in reference.items():
+        got = state[key]
+        if not isinstance(got, torch.Tensor):
+            raise CheckpointError(f"{source}: {key} is a {type(got).__name__}, not a tensor")
+        if got.shape != want.shape:
+            raise CheckpointError(f"{source}: shape of {key} is {tuple(got.shape)}, expected {tuple(want.shape)}")
+        if got.dtype != want.dtype and not (got.is_floating_point() and want.is_floating_point()):
+            raise CheckpointError(f"{source}: {key} is {str(got.dtype).replace('torch.', '')}, expected "
+                                  f"{str(want.dtype).replace('torch.', '')}")
+    return {k: v.to(reference[k].dtype) for k, v in state.items()}
+
+
+def load_state_strict(module: torch.nn.Module, state: dict, problem: str) -> None:
+    """module.load_state_dict(state) after `match_state_dict`: one CheckpointError line "problem: ..." naming the
+    first missing / unexpected tensors, wrong shape or foreign dtype."""
+    module.load_state_dict(match_state_dict(module, state, problem))
+
+
+def load_torch_file(path: Union[str, Path]):
+    """A torch.save file read with `torch.load(weights_only=True)` and nothing else (tensors, containers, numbers),
+    so no code from the file ever runs. A legacy (non-zip) file, a plain pickle, or one that pickles other Python
+    objects (a run's config classes, say) is refused with one line that says how to convert it; a damaged file
+    is one line too. Raises CheckpointError."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as err:
+        raise CheckpointError(f"cannot read {path}: {err.strerror or err}") from err
+    if head[:1] == b"\x80":     # a pickle stream: the legacy torch.save format, or a plain pickle
+        raise CheckpointError(f"{path} is in PyTorch's legacy (pre-1.6, non-zip) format or is a plain pickle, which "
+                              f"is never read since reading one runs code from it; convert it where you trust it: "
+                              f"{_RESAVE_HINT}")
+    if head != b"PK\x03\x04":
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint (torch.save writes a zip file)")
+    scan = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)   # torch >= 2.5; without it,
+    try:                                                                           # weights_only refuses alone
+        foreign = sorted(scan(str(path))) if scan is not None else []
+    except Exception as err:  # noqa: BLE001 - a damaged zip, whatever the reader raises: one line
+        raise CheckpointError(f"{path} is not a loadable PyTorch checkpoint ({first_line(err)})") from err
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise CheckpointError(f"{path} pickles Python objects besides tensors ({shown}), which are never unpickled "
+                              f"here; keep only its weights where you trust the file: {_RESAVE_HINT}")
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:    # what the static scan cannot see; torch's own advice would unpickle
+        raise CheckpointError(f"{path} pickles objects that a weights-only load refuses, which are never unpickled "
+                              f"here; keep only its weights where you trust the file: {_RESAVE_HINT}") from err
+    except Exception as err:  # noqa: BLE001 - truncated or damaged: one line
+        raise CheckpointError(f"{path} is not a loadable PyTorch checkpoint ({first_line(err)})") from err
+
+
+# How to turn a file we refuse into one we read (run it only on a file you trust: it unpickles).
+_RESAVE_HINT = ("python -c \"import torch; c = torch.load('IN.ckpt', weights_only=False); "
+                "torch.save({'state_dict': c.get('state_dict', c)}, 'OUT.ckpt')\"")
+
+
+def first_line(err: BaseException, limit: int = 160) -> str:
+    """'ErrorType: first line of the message' (cut at `limit` characters), for one-line reports of a library's
+    long errors."""
+    lines = str(err).strip().splitlines()
+    text = f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."

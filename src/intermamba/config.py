@@ -2,7 +2,7 @@
 
 A config file holds the sections `model`, `diffusion`, `loss`, `text`, `data`, `train` and `eval`; every key
 it omits takes the default written here, every key it names must exist (a typo is an error, never silently
-ignored). `base: NAME` inherits another config and overrides only what it lists, which is how the ablations
+ignored), and every number must lie in its range (`RANGES`, after the dataclasses). `base: NAME` inherits another config and overrides only what it lists, which is how the ablations
 of Tables 4-5 stay one-line files.
 
     cfg = load_config("paper")                      # a shipped config by name
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -194,6 +195,141 @@ class Config:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
+# --------------------------------------------------------------------------------------------- ranges
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of one numeric field: low..high, each end included unless `open_low` / `open_high`;
+    None leaves that side unbounded. Floats must also be finite."""
+    low: Optional[float] = None
+    high: Optional[float] = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):   # (ints are exact, however large)
+            return False
+        if self.low is not None and (value <= self.low if self.open_low else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.open_high else value <= self.high)
+
+    def __str__(self) -> str:
+        low, high = _number(self.low), _number(self.high)
+        if self.low is not None and self.high is not None:
+            if self.low == self.high:
+                return low
+            return f"in {'(' if self.open_low else '['}{low}, {high}{')' if self.open_high else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.open_low else '>='} {low}"
+        return f"{'<' if self.open_high else '<='} {high}" if self.high is not None else "a finite number"
+
+
+def _number(x: Optional[float]) -> str:
+    if x is None:
+        return ""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """The allowed values of a string field that the schema types only as `str` (e.g. Lightning's precisions)."""
+    values: tuple[str, ...]
+
+    def __contains__(self, value: str) -> bool:
+        return value in self.values
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(self.values)
+
+
+SIZE_CAP = 8192            # widths and token counts: a typo (latent_dim: 200000) must not try to allocate 160 GB
+LAYER_CAP = 128            # stacked layers and attention heads
+STEP_CAP = 10**9           # step and item counts
+SEED_CAP = 2**32 - 1       # numpy's seed range
+COUNT = Range(1, STEP_CAP)
+SIZE = Range(1, SIZE_CAP)
+LAYERS = Range(1, LAYER_CAP)
+PROBABILITY = Range(0, 1)
+NON_NEGATIVE = Range(0)
+POSITIVE = Range(0, open_low=True)
+SEED = Range(0, SEED_CAP)
+# Lightning's precision strings (lightning.fabric.connector._PRECISION_INPUT_STR and its short aliases).
+PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "transformer-engine",
+              "transformer-engine-float16", "32", "16", "bf16", "64")
+
+# Every int and float field of every section has its range here, and every entry names a field: both are
+# checked when this module is imported (`_check_ranges_table`), so a new field cannot go unchecked and a renamed
+# one cannot leave a stale entry. A value outside its range fails with one line naming the key and the range.
+RANGES: dict[type, dict[str, Union[Range, OneOf]]] = {
+    ModelConfig: {
+        "input_dim": Range(262, 262),           # the per-person feature (skeleton.FEATURE_DIM) the data holds
+        "latent_dim": SIZE, "num_layers": LAYERS, "d_state": Range(1, 1024), "d_conv": Range(1, 64),
+        "expand": Range(1, 16), "dt_rank": SIZE, "max_frames": Range(1, 10_000), "num_joint_tokens": SIZE,
+        "liia_expand": Range(1, 16), "liia_channels": Range(1, 1024), "text_dim": SIZE, "text_layers": Range(0, LAYER_CAP), "text_heads": LAYERS,
+        "text_ff": Range(1, 8 * SIZE_CAP), "dropout": Range(0, 1, open_high=True), "num_heads": LAYERS,
+        "ff_size": Range(1, 8 * SIZE_CAP),
+    },
+    DiffusionConfig: {
+        "num_timesteps": Range(1, 100_000), "sample_steps": Range(1, 100_000), "eta": PROBABILITY,
+        "guidance": NON_NEGATIVE, "cond_drop": PROBABILITY,
+    },
+    LossConfig: {
+        "simple": NON_NEGATIVE, "vel": NON_NEGATIVE, "foot": NON_NEGATIVE, "bone": NON_NEGATIVE,
+        "dist_map": NON_NEGATIVE, "joint_affinity": NON_NEGATIVE, "rel_orient": NON_NEGATIVE,
+        "t_bar": Range(0, 100_000), "dist_map_threshold": NON_NEGATIVE, "affinity_threshold": NON_NEGATIVE,
+    },
+    TextConfig: {"max_tokens": Range(2, 512)},  # [CLS] + [SEP] at least; MiniLM's position table ends at 512
+    DataConfig: {
+        "max_frames": Range(2, 100_000), "min_frames": Range(2, 100_000), "synthetic_items": COUNT, "seed": SEED,
+        "num_workers": Range(0, 256),
+    },
+    TrainConfig: {
+        "lr": Range(0, 10, open_low=True), "weight_decay": NON_NEGATIVE, "batch_size": Range(1, 1 << 16),
+        "max_steps": COUNT, "max_epochs": COUNT, "warmup_steps": Range(0, STEP_CAP),
+        "warmup_epochs": Range(0, STEP_CAP), "grad_clip": NON_NEGATIVE,
+        "ema_decay": Range(0, 1, open_high=True), "precision": OneOf(PRECISIONS), "devices": Range(1, 4096),
+        "num_nodes": Range(1, 4096), "log_every": COUNT, "ckpt_every": COUNT, "val_every": COUNT, "seed": SEED,
+    },
+    EvalConfig: {
+        "batch_size": Range(2, 1 << 16), "emb_scale": POSITIVE, "replications": Range(1, 100_000),
+        "diversity_times": COUNT, "mm_num_samples": COUNT, "mm_num_repeats": COUNT, "mm_num_times": COUNT,
+        "max_items": COUNT, "gen_batch_size": Range(1, 1 << 16), "seed": SEED, "evaluator_steps": COUNT,
+        "evaluator_batch_size": Range(2, 1 << 16), "evaluator_lr": Range(0, 10, open_low=True),
+        "evaluator_weight_decay": NON_NEGATIVE, "evaluator_grad_clip": NON_NEGATIVE, "evaluator_log_every": COUNT,
+    },
+}
+
+
+def check_ranges(section: Any, ranges: dict[str, Union[Range, OneOf]], where: str) -> None:
+    """Raise ConfigError for the first field of the dataclass instance `section` outside its range (null fields
+    and the other member of a union, e.g. devices: "auto", are not numbers and pass)."""
+    for name, allowed in ranges.items():
+        value = getattr(section, name)
+        kind = str if isinstance(allowed, OneOf) else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            continue
+        if value not in allowed:
+            raise ConfigError(f"{where + '.' if where else ''}{name} must be {allowed}, got {value!r}")
+
+
+def check_ranges_table(cls: type, ranges: dict[str, Union[Range, OneOf]]) -> None:
+    """A schema check: `ranges` names only fields of `cls`, and every int or float field of `cls` has a range."""
+    numeric = {f.name for f in dataclasses.fields(cls) if _is_numeric(typing.get_type_hints(cls)[f.name])}
+    stale = sorted(set(ranges) - {f.name for f in dataclasses.fields(cls)})
+    unchecked = sorted(numeric - set(ranges))
+    if stale or unchecked:
+        raise TypeError(f"ranges of {cls.__name__}: entries for unknown fields {stale}, no range for {unchecked}")
+
+
+def _is_numeric(tp: Any) -> bool:
+    if get_origin(tp) in (Union, types.UnionType):
+        return any(_is_numeric(option) for option in get_args(tp))
+    return tp in (int, float)
+
+
+for _cls, _ranges in RANGES.items():
+    check_ranges_table(_cls, _ranges)
+
+
 # ------------------------------------------------------------------------------------------ validation
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     """Check `value` against the annotation `tp`; YAML already typed it, so only ints widen to floats."""
@@ -248,7 +384,9 @@ def _build(cls: type, values: dict, where: str) -> Any:
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(known)}")
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in values.items()}
-    return cls(**kwargs)
+    section = cls(**kwargs)
+    check_ranges(section, RANGES.get(cls, {}), where)
+    return section
 
 
 def _merge(base: dict, over: dict) -> dict:

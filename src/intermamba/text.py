@@ -13,7 +13,10 @@ Two encoders:
   features after the final LayerNorm, 77 tokens; the mask runs up to and including the end-of-text token.
 
 Encoders are frozen (eval mode, no gradients) and are not nn.Modules, so they never land in a model's state
-dict. Features are cached per caption on the CPU: a training run encodes each caption once.
+dict. Each caption is encoded on its own, at its own length, so its features are a function of the caption
+alone: not of the captions it is batched with (padding to a batch's longest caption changes the numbers in the
+last bits) nor of what the cache held, which is what lets a restarted training run repeat the original bit for
+bit. Features are cached per caption on the CPU: a training run encodes each caption once.
 
 `CLIPTowerEncoder` serves a CLIP text tower already in memory (`CLIPTextTower`, OpenAI's parameter names): the
 one inside InterGen's checkpoint, so that checkpoint alone generates (intergen_compat.py), tokenised with CLIP's
@@ -41,7 +44,7 @@ class TextEncoderError(ValueError):
 
 
 class TextEncoder:
-    """Base class: subclasses implement `_encode_batch(texts) -> [(L_i, dim) CPU float32 tensors]`."""
+    """Base class: subclasses implement `_encode_one(text) -> (L, dim) CPU float32 tensor`."""
 
     name: str = "base"
     dim: int = 0
@@ -60,7 +63,7 @@ class TextEncoder:
     def _net(self) -> torch.nn.Module:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _encode_batch(self, texts: list[str]) -> list[torch.Tensor]:  # pragma: no cover - abstract
+    def _encode_one(self, text: str) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     @torch.no_grad()
@@ -73,8 +76,8 @@ class TextEncoder:
         for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"texts must be strings, got {type(text).__name__}")
-        todo = sorted({t for t in texts if t not in self._cache})
-        fresh = dict(zip(todo, self._encode_batch(todo))) if todo else {}
+        # one caption per forward pass: never padded, never batched, so the same caption gives the same bits
+        fresh = {t: self._encode_one(t) for t in dict.fromkeys(texts) if t not in self._cache}
         if self.cache_enabled:
             self._cache.update(fresh)
         rows = [self._cache[t] if t in self._cache else fresh[t] for t in texts]
@@ -147,12 +150,10 @@ class MiniLMEncoder(TextEncoder):
     def _net(self):
         return self.model
 
-    def _encode_batch(self, texts):
-        tok = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt")
-        hidden = _run_frozen(self.model, self.device, input_ids=tok["input_ids"],
-                             attention_mask=tok["attention_mask"])                     # (B, L, 384)
-        lengths = tok["attention_mask"].sum(1).tolist()
-        return [hidden[i, :n].clone() for i, n in enumerate(lengths)]
+    def _encode_one(self, text):
+        tok = self.tokenizer([text], truncation=True, max_length=self.max_tokens, return_tensors="pt")
+        return _run_frozen(self.model, self.device, input_ids=tok["input_ids"],
+                           attention_mask=tok["attention_mask"])[0]                   # (L, 384)
 
 
 # ----------------------------------------------------------------------------------------------- CLIP
@@ -202,18 +203,18 @@ class CLIPEncoder(TextEncoder):
     def _net(self):
         return self.model
 
-    def _encode_batch(self, texts):
+    def _encode_one(self, text):
+        # CLIP's text tower is causal, so the tokens up to EOT never see the padding to the fixed 77
         if self.backend == "transformers":
-            tok = self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_tokens,
+            tok = self.tokenizer([text], padding="max_length", truncation=True, max_length=self.max_tokens,
                                  return_tensors="pt")
-            ids = tok["input_ids"]
-            hidden = _run_frozen(self.model, self.device, input_ids=ids)              # (B, 77, 768)
-            lengths = tok["attention_mask"].sum(1).tolist()
+            hidden = _run_frozen(self.model, self.device, input_ids=tok["input_ids"])   # (1, 77, 768)
+            length = int(tok["attention_mask"].sum())
         else:
-            ids = self.tokenizer(texts)                                               # (B, 77)
+            ids = self.tokenizer([text])                                              # (1, 77)
             hidden = self._open_clip_tokens(ids)
-            lengths = (ids.argmax(dim=-1) + 1).tolist()  # EOT has the largest id (InterGen's pooling rule)
-        return [hidden[i, :n].clone() for i, n in enumerate(lengths)]
+            length = int(ids.argmax(dim=-1)) + 1  # EOT has the largest id (InterGen's pooling rule)
+        return hidden[0, :length].clone()
 
     @torch.no_grad()
     def _open_clip_tokens(self, ids: torch.Tensor) -> torch.Tensor:

@@ -12,16 +12,19 @@ One step (paper Sec. 3.1 and 4.5; InterGen's recipe, reference/intergen-facts.md
 The run folder (`train.out_dir/<config name>` unless --run-dir is given) holds:
     config.json                     the resolved Config the run started with
     normalizer.safetensors          dataset statistics (computed once, reused on resume)
-    checkpoints/last.ckpt           written atomically every train.ckpt_every steps (+ the latest step=N.ckpt)
+    checkpoints/last.ckpt           written atomically every train.ckpt_every steps (+ the latest step=N.ckpt;
+                                    older step files are removed)
     logs/version_N/                 CSV (metrics.csv) or TensorBoard, one folder per (re)start: every loss term
                                     and the fusion weights, every train.log_every steps
     export/                         model.safetensors + config.json for InterMambaPipeline.from_pretrained
 
 A killed run continues where it stopped: starting the same command again (or `--resume`) restores the step,
-optimiser, LR schedule, EMA and the data order. Randomness is a pure function of (seed, step, rank): each
-step reseeds torch's generators (noise, timesteps, dropout, condition dropout) and each dataset item is drawn
-under its own seed (crop, caption, swaps), so a resumed run repeats exactly what the original would have done
-(with data.num_workers = 0, or any worker count: item seeds do not depend on the worker).
+optimiser, LR schedule, EMA and the data order from the newest intact checkpoint (a damaged last.ckpt falls
+back to step=N.ckpt with one line saying so; temp files a kill left behind are removed). Randomness is a pure
+function of (seed, step, rank): each step reseeds torch's generators (noise, timesteps, dropout, condition
+dropout) and each dataset item is drawn under its own seed (crop, caption, swaps), and text features depend on
+the caption alone (text.py), so a resumed run repeats exactly what the original would have done (with
+data.num_workers = 0, or any worker count: item seeds do not depend on the worker).
 
 Scale-out: `train.devices`, `train.num_nodes`, `train.strategy` go to Lightning. Two GPUs on one machine:
 `intermamba train --config paper train.devices=2 train.strategy=ddp`. Under torchrun or SLURM, Lightning
@@ -35,6 +38,7 @@ import json
 import math
 import os
 import random
+import re
 import time
 import warnings
 from pathlib import Path
@@ -44,16 +48,20 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_info
 
-from .config import Config, config_from_dict
+from .checkpoint import CheckpointError, first_line, load_torch_file
+from .config import Config, ConfigError, config_from_dict
 from .diffusion import GaussianDiffusion
-from .fileio import atomic_path, atomic_write_text
+from .fileio import atomic_path, atomic_write_text, clean_stale_temps
 from .losses import TERMS, InteractionLoss
 from .text import build_text_encoder, check_text_width
 
 CKPT_DIR, LOG_DIR, EXPORT_DIR = "checkpoints", "logs", "export"
 LAST_CKPT = "last.ckpt"
+STEP_CKPT = re.compile(r"^step=(\d+)\.ckpt$")        # ModelCheckpoint's files (filename="step={step:07d}")
+CKPT_KEYS = ("global_step", "state_dict", "optimizer_states", "loops")   # what a resume needs from a checkpoint
 CONFIG_FILE, NORMALIZER_FILE = "config.json", "normalizer.safetensors"
 BUCKET_BATCHES = 32   # train.bucket_by_length sorts windows of this many batches by length
 NO_DECAY_NAMES = ("A_log", "D", "bias")   # Mamba's convention: SSM parameters and biases are not decayed
@@ -320,16 +328,38 @@ class DiffusionModule(L.LightningModule):
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning checkpoints written to a temp file in the same folder, then os.replace'd: a kill mid-write
-    leaves the previous checkpoint intact. Read back with weights_only=True (no arbitrary unpickling)."""
+    leaves the previous checkpoint intact. Read back with weights_only=True only (checkpoint.load_torch_file);
+    the checkpoint `train` already read to choose where to resume is handed over instead of read twice."""
+
+    def __init__(self, preloaded: Optional[tuple[Path, dict]] = None):
+        super().__init__()
+        self._preloaded = preloaded
 
     def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
         with atomic_path(path) as tmp:
             torch.save(checkpoint, tmp)
 
     def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        if self._preloaded is not None and Path(path).resolve() == self._preloaded[0].resolve():
+            checkpoint, self._preloaded = self._preloaded[1], None
+            return checkpoint
         if not Path(path).is_file():
             raise FileNotFoundError(f"checkpoint {path} not found")
-        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        return read_checkpoint(Path(path))
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint, keeping one step=N.ckpt: after each is written every other step file goes,
+    whichever start wrote it (Lightning itself spares the file a run resumed from, and knows nothing of files
+    from before a fallback), so a run folder holds last.ckpt and the newest step file, never a pile."""
+
+    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
+        super()._save_checkpoint(trainer, filepath)
+        written = Path(filepath)
+        if trainer.is_global_zero and STEP_CKPT.match(written.name):
+            for old in written.parent.glob("step=*.ckpt"):
+                if old != written and STEP_CKPT.match(old.name):
+                    old.unlink(missing_ok=True)
 
 
 class ExportCallback(L.Callback):
@@ -410,23 +440,83 @@ def _check_precision(cfg: Config) -> None:
         raise TrainingError(f"train.precision={tc.precision} needs a GPU; on the CPU use 32-true or bf16-mixed")
 
 
-def _prepare_run_dir(cfg: Config, run_dir: Path, resume: Optional[bool]) -> Optional[Path]:
-    """Checks the run folder against `resume` (None = resume when a checkpoint exists); returns the
-    checkpoint to resume from, or None for a fresh start."""
-    last = run_dir / CKPT_DIR / LAST_CKPT
-    if resume is True and not last.is_file():
-        raise TrainingError(f"--resume: no checkpoint at {last}; start without --resume")
-    if resume is False and last.is_file():
-        raise TrainingError(f"{run_dir} already holds a run ({last}); resume it, or pass a new --run-dir")
-    if not last.is_file():
+def _prepare_run_dir(cfg: Config, run_dir: Path, resume: Optional[bool]) -> Optional[tuple[Path, dict]]:
+    """Checks the run folder against `resume` (None = resume when a checkpoint exists); returns the checkpoint to
+    resume from and its contents (the newest intact one), or None for a fresh start."""
+    folder = run_dir / CKPT_DIR
+    present = sorted(p.name for p in folder.glob("*.ckpt") if p.name == LAST_CKPT or STEP_CKPT.match(p.name))
+    if resume is True and not present:
+        raise TrainingError(f"--resume: no checkpoint in {folder}; start without --resume")
+    if resume is False and present:
+        raise TrainingError(f"{run_dir} already holds a run ({folder / present[0]}); resume it, or pass a new --run-dir")
+    if not present:
         return None
+    path, checkpoint = _newest_intact_checkpoint(folder)
+    before = _recorded_config(run_dir, checkpoint)
+    if before.model != cfg.model or before.text != cfg.text or before.data != cfg.data:
+        raise TrainingError(f"{run_dir} was started with a different model/text/data config; resume with the "
+                            f"same config (see {run_dir / CONFIG_FILE}) or pass a new --run-dir")
+    return path, checkpoint
+
+
+def read_checkpoint(path: Path) -> dict:
+    """A Lightning checkpoint of ours, read with weights_only=True and checked for what a resume needs."""
+    try:
+        checkpoint = load_torch_file(path)
+    except CheckpointError as err:
+        raise TrainingError(str(err)) from err
+    missing = [k for k in CKPT_KEYS if not isinstance(checkpoint, dict) or k not in checkpoint]
+    if missing:
+        raise TrainingError(f"{path} is not a complete training checkpoint (no {', '.join(missing)})")
+    return checkpoint
+
+
+def _newest_intact_checkpoint(folder: Path) -> tuple[Path, dict]:
+    """last.ckpt, unless a newer step=N.ckpt exists (a kill between writing the two) or last.ckpt is damaged, in
+    which case the newest step file that reads; each damaged file is reported in one line and passed over."""
+    def step_of(path: Path) -> int:
+        return int(STEP_CKPT.match(path.name).group(1))
+
+    problems: list[str] = []
+
+    def attempt(path: Path) -> Optional[tuple[Path, dict]]:
+        try:
+            return path, read_checkpoint(path)
+        except TrainingError as err:
+            problems.append(str(err))
+            return None
+
+    found = attempt(folder / LAST_CKPT) if (folder / LAST_CKPT).is_file() else None
+    for path in sorted((p for p in folder.glob("step=*.ckpt") if STEP_CKPT.match(p.name)), key=step_of, reverse=True):
+        if found is not None and step_of(path) <= found[1]["global_step"]:
+            break                                 # newest first: nothing newer is left
+        found = attempt(path) or found
+        if found is not None and found[0] == path:
+            break
+    if found is None:
+        raise TrainingError(f"no readable checkpoint in {folder} ({problems[0]}); move the run folder aside and start "
+                            "again, or pass a new --run-dir")
+    for problem in problems:
+        rank_zero_info(f"intermamba: skipping a damaged checkpoint: {problem}")
+    return found
+
+
+def _recorded_config(run_dir: Path, checkpoint: dict) -> Config:
+    """The config the run was trained with, as its checkpoint records it; config.json, if damaged, is rewritten
+    from that record (one line says so)."""
+    try:
+        before = config_from_dict(checkpoint.get("intermamba", {})["config"])
+    except (KeyError, TypeError, ConfigError) as err:
+        raise TrainingError(f"the checkpoint in {run_dir / CKPT_DIR} records no usable config "
+                            f"({first_line(err)}); pass a new --run-dir") from err
     saved = run_dir / CONFIG_FILE
-    if saved.is_file():
-        before = config_from_dict(json.loads(saved.read_text()))
-        if before.model != cfg.model or before.text != cfg.text or before.data != cfg.data:
-            raise TrainingError(f"{run_dir} was started with a different model/text/data config; resume with the "
-                                f"same config (see {saved}) or pass a new --run-dir")
-    return last
+    try:
+        config_from_dict(json.loads(saved.read_text()))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ConfigError, TypeError) as err:
+        rank_zero_info(f"intermamba: {saved} is unreadable ({first_line(err)}); rewriting it from the checkpoint")
+        if int(os.environ.get("RANK", "0")) == 0:
+            atomic_write_text(saved, before.to_json())
+    return before
 
 
 def _dataset(cfg: Config, split: str):
@@ -451,10 +541,15 @@ def _normalizer_for(cfg: Config, run_dir: Path, dataset):
             normalizer = load_normalizer(cfg.data.normalizer)
         except (ValueError, FileNotFoundError) as err:
             raise TrainingError(f"data.normalizer: {err}") from None
-    elif path.is_file():
-        return Normalizer.load(path)
-    else:
-        normalizer = compute_normalizer(dataset)
+        normalizer.save(path)
+        return normalizer
+    if path.is_file():
+        try:
+            return Normalizer.load(path)
+        except (ValueError, OSError) as err:   # a damaged file: the statistics are recomputed (and a resumed
+            # run restores the ones it trained with from its checkpoint anyway)
+            rank_zero_info(f"intermamba: {path} is unreadable ({first_line(err)}); recomputing it from the data")
+    normalizer = compute_normalizer(dataset)
     normalizer.save(path)     # atomic; DDP processes compute identical statistics
     return normalizer
 
@@ -473,11 +568,10 @@ def _logger(cfg: Config, run_dir: Path):
     return CSVLogger(run_dir, name=LOG_DIR)
 
 
-def build_trainer(cfg: Config, run_dir: Path, *, callbacks: Optional[list] = None, **overrides) -> L.Trainer:
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
+def build_trainer(cfg: Config, run_dir: Path, *, callbacks: Optional[list] = None,
+                  checkpoint_io: Optional[AtomicCheckpointIO] = None, **overrides) -> L.Trainer:
     tc = cfg.train
-    ckpt = ModelCheckpoint(dirpath=run_dir / CKPT_DIR, filename="step={step:07d}", auto_insert_metric_name=False,
+    ckpt = RunCheckpoint(dirpath=run_dir / CKPT_DIR, filename="step={step:07d}", auto_insert_metric_name=False,
                            every_n_train_steps=tc.ckpt_every, save_last=True, save_top_k=1)  # the latest + last
     overrides = dict(overrides)
     progress = overrides.pop("enable_progress_bar", True)
@@ -489,7 +583,7 @@ def build_trainer(cfg: Config, run_dir: Path, *, callbacks: Optional[list] = Non
         gradient_clip_val=tc.grad_clip or None, log_every_n_steps=tc.log_every, logger=_logger(cfg, run_dir),
         callbacks=[ckpt, ExportCallback(run_dir / EXPORT_DIR, cfg, fp16=tc.export_fp16)] + extra + list(callbacks or []),
         enable_progress_bar=False,
-        plugins=[AtomicCheckpointIO()], use_distributed_sampler=False, default_root_dir=run_dir,
+        plugins=[checkpoint_io or AtomicCheckpointIO()], use_distributed_sampler=False, default_root_dir=run_dir,
         val_check_interval=tc.val_every, check_val_every_n_epoch=None if tc.val_every else 1,
         num_sanity_val_steps=0, enable_model_summary=False,
     )
@@ -514,7 +608,10 @@ def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Option
     _check_precision(cfg)
     _check_length(cfg)
     run_dir = Path(run_dir) if run_dir is not None else Path(cfg.train.out_dir) / cfg.name
-    ckpt_path = _prepare_run_dir(cfg, run_dir, resume)
+    for folder in (run_dir, run_dir / CKPT_DIR, run_dir / EXPORT_DIR):
+        clean_stale_temps(folder)                  # what a killed start left half-written
+    resume_from = _prepare_run_dir(cfg, run_dir, resume)
+    ckpt_path = resume_from[0] if resume_from else None
     # the data first: a wrong data.root fails before anything is written
     dataset = dataset if dataset is not None else _dataset(cfg, "train")
     val = None
@@ -526,13 +623,13 @@ def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Option
         atomic_write_text(run_dir / CONFIG_FILE, cfg.to_json())   # (every DDP process writes the same bytes)
     torch.manual_seed(cfg.train.seed)  # model initialisation
 
-    if ckpt_path is not None:
-        step = torch.load(ckpt_path, map_location="cpu", weights_only=True)["global_step"]
-        rank_zero_info(f"intermamba: resuming {run_dir} from step {step} ({ckpt_path.name})")
+    if resume_from is not None:
+        rank_zero_info(f"intermamba: resuming {run_dir} from step {resume_from[1]['global_step']} ({ckpt_path.name})")
     else:
         rank_zero_info(f"intermamba: new run in {run_dir} ({len(dataset)} training items)")
     module = DiffusionModule(cfg, normalizer, model=model, text_encoder=text_encoder)
-    trainer = build_trainer(cfg, run_dir, callbacks=callbacks, **(trainer_overrides or {}))
+    trainer = build_trainer(cfg, run_dir, callbacks=callbacks, checkpoint_io=AtomicCheckpointIO(resume_from),
+                            **(trainer_overrides or {}))
     train_loader = StepLoader(dataset, batch_size=cfg.train.batch_size, seed=cfg.train.seed, num_workers=
                               cfg.data.num_workers, collate_fn=collate, step_fn=lambda: trainer.global_step,
                               bucket_by_length=cfg.train.bucket_by_length)

@@ -131,8 +131,8 @@ def parse_bvh(text: str, *, source: str = "<string>") -> BVH:
     if m is None:
         raise BVHError(f"{source}: expected 'Frames: N' and 'Frame Time: SECONDS' after MOTION")
     num_frames, frame_time = int(m.group(1)), _number(m.group(2), source, "Frame Time")
-    if not frame_time > 0:
-        raise BVHError(f"{source}: Frame Time must be positive, got {frame_time}")
+    if not 0 < frame_time < np.inf:
+        raise BVHError(f"{source}: Frame Time must be a positive number, got {frame_time}")
     num_channels = sum(len(c) for c in channels)
     try:
         values = np.array(body[m.end():].split(), dtype=np.float64)
@@ -147,6 +147,14 @@ def parse_bvh(text: str, *, source: str = "<string>") -> BVH:
                     motion.shape[0], motion.shape[0])
     if motion.shape[0] == 0:
         raise BVHError(f"{source}: no frames")
+    bad = np.argwhere(~np.isfinite(motion))                    # NaN joints must never reach a dataset or a file
+    if len(bad):
+        frame, column = (int(i) for i in bad[0])
+        joint, channel = [(names[j], c) for j, chans in enumerate(channels) for c in chans][column]
+        raise BVHError(f"{source}: {len(bad)} NaN or infinite value(s) in the frame block, the first at frame "
+                       f"{frame} ({joint} {channel})")
+    if not all(np.isfinite(o).all() for o in [np.asarray(offsets, dtype=np.float64), *end_sites.values()]):
+        raise BVHError(f"{source}: an OFFSET in the HIERARCHY is NaN or infinite")
     return BVH(names, np.array(parents, dtype=np.int64), np.array(offsets, dtype=np.float64).reshape(-1, 3),
                channels, end_sites, frame_time, motion, source)
 
@@ -709,10 +717,10 @@ def read_items(data_cfg, split: str) -> list:
         p1, p2, texts = entries[name]
         try:
             joints = read_bvh_pair(root / p1, root / p2)
-        except ValueError as err:  # BVHError included
-            skipped.append((name, str(err)))
-            continue
-        items.append(RawItem(name=name, texts=texts, positions=joints, rotations=joints_to_rot6d(joints)))
+            rotations6d = joints_to_rot6d(joints)
+            items.append(RawItem(name=name, texts=texts, positions=joints, rotations=rotations6d))
+        except (ValueError, RuntimeError) as err:  # BVHError, and a degenerate pose that IK cannot solve
+            skipped.append((name, str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__))
     report_skipped(f"bvh:{split}", skipped)
     return items
 
@@ -731,5 +739,16 @@ def _read_pairs_file(index: Path, skipped: list) -> dict[str, tuple[str, str, li
         elif fields[0] in entries:
             skipped.append((where, f"duplicate name {fields[0]!r}"))
         else:
+            for person in fields[1:3]:
+                _check_inside(person, f"{index} line {lineno} ({fields[0]})")
             entries[fields[0]] = (fields[1], fields[2], texts)
     return entries
+
+
+def _check_inside(name: str, where: str) -> None:
+    """A file named in pairs.tsv must lie inside the dataset folder: a relative path that does not climb out
+    ("../", absolute paths), so an index file cannot make the reader open files elsewhere."""
+    parts = Path(os.path.normpath(name)).parts
+    if Path(name).is_absolute() or (parts and parts[0] == os.pardir):
+        raise ValueError(f"{where} names {name!r}, which is outside the dataset folder; list each file by its "
+                         "path relative to the folder, inside it")

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import first_line, load_torch_file, match_state_dict
 from ..fileio import atomic_path
 from ..skeleton import CONTACT, FEATURE_DIM
 
@@ -70,11 +71,36 @@ class EvaluatorConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "EvaluatorConfig":
-        raw = json.loads(text)
-        known = {f.name for f in dataclasses.fields(cls)}
-        if not isinstance(raw, dict) or set(raw) - known:
-            raise ValueError(f"evaluator config has unknown keys {sorted(set(raw) - known)}")
-        return cls(**raw)
+        """Parsed and checked like a config section (known keys, types, EVALUATOR_RANGES); raises ValueError."""
+        from ..config import _build, check_ranges
+
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"evaluator_config is not valid JSON ({err})") from err
+        if not isinstance(raw, dict):
+            raise ValueError(f"evaluator_config must be a JSON object, got {type(raw).__name__}")
+        cfg = _build(cls, raw, "evaluator_config")
+        check_ranges(cfg, EVALUATOR_RANGES, "evaluator_config")
+        return cfg
+
+
+def _evaluator_ranges() -> dict:
+    from ..config import LAYERS, POSITIVE, SIZE, SIZE_CAP, Range, check_ranges_table
+
+    ranges = {
+        "motion_latent": SIZE, "motion_layers": LAYERS, "motion_heads": LAYERS, "motion_ff": Range(1, 8 * SIZE_CAP),
+        "max_frames": Range(2, 100_000), "frame_stride": Range(1, 64), "text_in_dim": SIZE, "text_latent": SIZE,
+        "text_layers": LAYERS, "text_heads": LAYERS, "text_ff": Range(1, 8 * SIZE_CAP), "max_tokens": Range(1, 512),
+        "embed_dim": SIZE, "dropout": Range(0, 1, open_high=True), "latent_scale_init": POSITIVE,
+    }
+    check_ranges_table(EvaluatorConfig, ranges)
+    return ranges
+
+
+# The sizes a saved evaluator may declare (config.py's mechanism): a damaged or hostile file cannot ask for
+# gigabytes, and a zero or negative size is one line instead of a traceback from deep inside torch.
+EVALUATOR_RANGES = _evaluator_ranges()
 
 
 # The learned scale starts at CLIP's temperature (logit scale 1/0.07) for the evaluators trained here: from
@@ -302,33 +328,47 @@ class Evaluator:
                 meta = f.metadata() or {}
             state = load_file(str(path))
         except (SafetensorError, OSError) as err:
-            raise ValueError(f"{path} is not a readable safetensors file ({err})") from err
+            raise ValueError(f"{path} is not a readable safetensors file ({first_line(err)})") from err
         if meta.get("format") != EVALUATOR_FORMAT:
             raise ValueError(f"{path} is not an intermamba evaluator (metadata format={meta.get('format')!r})")
-        cfg = EvaluatorConfig.from_json(meta["evaluator_config"])
-        text_config = json.loads(meta.get("text_config", "{}"))
+        if "evaluator_config" not in meta:
+            raise ValueError(f"{path} lacks the evaluator_config metadata; the file is incomplete")
+        try:
+            cfg = EvaluatorConfig.from_json(meta["evaluator_config"])
+        except ValueError as err:    # ConfigError included
+            raise ValueError(f"{path}: bad metadata: {err}") from err
+        try:
+            text_config = json.loads(meta.get("text_config", "{}"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: bad metadata: text_config is not valid JSON ({err})") from err
+        if not isinstance(text_config, dict):
+            raise ValueError(f"{path}: bad metadata: text_config must be a JSON object")
         if cfg.text_tokens == "clip":
             front_end = _ClipFrontEnd()
         else:
             # A caller's encoder (e.g. the generator's, to load it once) is used only if it is the one trained with.
             if text_encoder is None or text_config.get("encoder", text_encoder.name) != text_encoder.name:
-                text_encoder = _build_text_encoder(text_config)
+                try:
+                    text_encoder = _build_text_encoder(text_config)
+                except ValueError as err:    # ConfigError, TextEncoderError
+                    raise ValueError(f"{path}: bad metadata: text_config: {err}") from err
             if text_encoder.dim != cfg.text_in_dim:
                 raise ValueError(f"{path} was trained on {cfg.text_in_dim}-d token features, the text encoder "
                                  f"gives {text_encoder.dim}-d")
             front_end = _FeatureFrontEnd(text_encoder)
-        net = InterCLIP(cfg)
-        net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        net = _network(cfg, path)
+        net.load_state_dict(match_state_dict(net, state, f"{path} does not match its evaluator_config"))
         return cls(net, front_end, text_config=text_config, device=device)
 
     @classmethod
     def _load_interclip(cls, path: Path, device) -> "Evaluator":
-        ckpt = load_checkpoint_safely(path)
+        ckpt = load_torch_file(path)
         state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
         if not isinstance(state, dict):
             raise ValueError(f"{path} holds no state_dict")
         net = InterCLIP(EVALUATOR_PRESETS["interclip"])
-        net.load_state_dict(map_interclip_keys(state), strict=True)
+        net.load_state_dict(match_state_dict(net, map_interclip_keys(state, path),
+                                             f"{path} does not match InterGen's InterCLIP"))
         return cls(net, _ClipFrontEnd(), device=device)
 
     def save(self, path: Union[str, Path], *, half: bool = False, extra_metadata: Optional[dict] = None) -> Path:
@@ -375,6 +415,14 @@ class Evaluator:
         return np.concatenate(out) if out else np.zeros((0, self.config.embed_dim), np.float32)
 
 
+def _network(cfg: EvaluatorConfig, path: Path) -> InterCLIP:
+    """InterCLIP(cfg), with sizes torch rejects (heads that do not divide a width) as one line naming the file."""
+    try:
+        return InterCLIP(cfg)
+    except (AssertionError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{path}: its evaluator_config does not build a network ({first_line(err)})") from err
+
+
 def _build_text_encoder(text_config: dict):
     from ..config import TextConfig, _build
     from ..text import build_text_encoder
@@ -401,60 +449,12 @@ _INTERCLIP_PREFIXES = (
 _INTERCLIP_CONSTANTS = ("motion_encoder.sequence_pos_encoder.pe",)
 
 
-class _Inert(dict):
-    """Stands in for any class a checkpoint pickled besides tensors (e.g. a Lightning run's config objects): it
-    absorbs the pickled data and runs none of the original code."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__()
-
-    def __setstate__(self, state):
-        pass
-
-    def append(self, item):
-        pass
-
-    def extend(self, items):
-        pass
-
-
-def _restricted_pickle():
-    """A pickle module whose Unpickler resolves only torch's weights-only allowlist; every other global becomes
-    `_Inert` (never imported, never called)."""
-    import pickle
-    import types
-
-    from torch._weights_only_unpickler import _get_allowed_globals
-
-    allowed = _get_allowed_globals()
-
-    class Unpickler(pickle.Unpickler):
-        def find_class(self, module, name):
-            return allowed.get(f"{module}.{name}", _Inert)
-
-    return types.SimpleNamespace(Unpickler=Unpickler, load=pickle.load, __name__="intermamba_restricted_pickle")
-
-
-def load_checkpoint_safely(path: Union[str, Path]):
-    """torch.load with weights_only=True. A Lightning checkpoint that also pickled foreign objects (which
-    weights_only refuses) is read again with the same allowlist, the foreign objects replaced by inert
-    stand-ins: no code from the file is ever run."""
-    try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any failure: try the restricted reader, else report
-        first = err
-    try:
-        return torch.load(str(path), map_location="cpu", weights_only=False, pickle_module=_restricted_pickle())
-    except Exception:  # noqa: BLE001
-        message = str(first).strip().splitlines()
-        raise ValueError(f"{path} is not a loadable PyTorch checkpoint ({type(first).__name__}: "
-                         f"{message[0] if message else ''})") from first
-
-
-def map_interclip_keys(state: dict) -> dict:
+def map_interclip_keys(state: dict, source: Union[str, Path] = "the InterCLIP checkpoint") -> dict:
     """InterGen's Lightning state_dict ('model.' prefix) -> InterCLIP (ours) names. Unknown keys raise."""
     out = {}
     for key, value in state.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{source}: its state_dict has a key {key!r} that is not a name")
         key = key[len("model."):] if key.startswith("model.") else key
         if key in _INTERCLIP_CONSTANTS:
             continue
@@ -463,5 +463,5 @@ def map_interclip_keys(state: dict) -> dict:
                 out[ours + key[len(theirs):]] = value
                 break
         else:
-            raise ValueError(f"unexpected key {key!r} in the InterCLIP checkpoint; is this InterGen's interclip.ckpt?")
+            raise ValueError(f"unexpected key {key!r} in {source}; is this InterGen's interclip.ckpt?")
     return out

@@ -155,9 +155,9 @@ def load_split(num_items: int, seed: int, split: str, *, cache: bool = True, pro
     if cache and folder.is_dir():
         try:
             meta = json.loads((folder / "captions.json").read_text())
-            lengths = np.load(folder / "lengths.npy")
-            positions = np.load(folder / "positions.npy", mmap_mode="r")
-            rotations = np.load(folder / "rotations.npy", mmap_mode="r")
+            lengths = np.load(folder / "lengths.npy", allow_pickle=False)
+            positions = np.load(folder / "positions.npy", mmap_mode="r", allow_pickle=False)
+            rotations = np.load(folder / "rotations.npy", mmap_mode="r", allow_pickle=False)
             if len(lengths) == len(indices) == len(meta["texts"]) and positions.shape[1] == lengths.sum():
                 return names, lengths, positions, rotations, meta["texts"], meta["kinds"]
         except (OSError, ValueError, KeyError):
