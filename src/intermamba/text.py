@@ -338,16 +338,16 @@ class CLIPTowerEncoder(TextEncoder):
     def _net(self):
         return self.tower
 
-    def _encode_batch(self, texts):
-        ids = torch.as_tensor(self.tokenize(texts), dtype=torch.long)
-        if ids.shape != (len(texts), self.max_tokens):
+    def _encode_one(self, text):
+        ids = torch.as_tensor(self.tokenize([text]), dtype=torch.long)
+        if ids.shape != (1, self.max_tokens):
             raise TextEncoderError(f"the CLIP tokenizer gave ids of shape {tuple(ids.shape)}, expected "
-                                   f"({len(texts)}, {self.max_tokens})")
+                                   f"(1, {self.max_tokens})")
         with torch.no_grad():
-            hidden = self.tower(ids.to(self.device)).float().cpu()                      # (B, 77, width)
-        ends = (ids.argmax(dim=-1) + 1).tolist()  # EOT has the largest id (InterGen's pooling rule)
-        self._valid.update(zip(texts, ends))
-        return [hidden[i].clone() if self.full_context else hidden[i, :n].clone() for i, n in enumerate(ends)]
+            hidden = self.tower(ids.to(self.device)).float().cpu()[0]                   # (77, width)
+        end = int(ids[0].argmax()) + 1  # EOT has the largest id (InterGen's pooling rule)
+        self._valid[text] = end
+        return hidden.clone() if self.full_context else hidden[:end].clone()
 
     @torch.no_grad()
     def encode(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
