@@ -6,10 +6,10 @@ averages samples. What each one measures:
 
 - interpenetration: each bone is a capsule (a segment with a radius from `BONE_RADII`); a frame overlaps when
   some capsule of one person intersects some capsule of the other, forearms and feet excluded (they are what
-  people touch with: `BODY_BONES`). Depth of a frame = the largest overlap
-  r_a + r_b - |segment a, segment b| over bone pairs (0 when none). `penetration_rate` is the fraction of
-  overlapping frames, `penetration_depth` the mean depth over ALL frames (so it needs no overlapping frame to
-  be defined; depth over overlapping frames only = depth / rate).
+  people touch with: `BODY_BONES`). Depth of a frame = the largest overlap r_a + r_b - |segment a, segment b|
+  over bone pairs (0 when none). `penetration_rate` is the fraction of overlapping frames, `penetration_depth`
+  the mean depth over ALL frames (so it needs no overlapping frame to be defined; depth over overlapping frames
+  only = depth / rate).
 - merge: a sample is merged when the mean distance between corresponding joints of the two people is below
   MERGE_DISTANCE in at least MERGE_FRAME_FRACTION of its frames (two people collapsed onto one skeleton);
   `min_pelvis_gap` is the smallest horizontal (x, z) distance between the two pelvises over the sample
@@ -80,11 +80,13 @@ _EPS = 1e-12
 # the lower-cased caption. Kicks touch with a foot and are not listed.
 _OBJECT = r"(?:the other|each other|another|the (?:first|second)(?: person| one)?|him|her|them)"
 TOUCH_WORDS = (
-    r"shak\w* (?:[\w']+ ){0,2}hands?", r"handshakes?", r"hug(?:s|ged|ging)?", r"embrac\w*", r"high[- ]?fiv\w*",
-    r"push\w*", r"shov\w*", r"pats?", r"patt\w*", r"pull\w*", r"grab\w*", r"grasp\w*", r"drag\w*",
-    r"hands (?:[\w']+ ){0,3}to " + _OBJECT, r"hands " + _OBJECT, r"pass(?:es|ing)? (?:the other|him|her|them) (?!by)\w+", r"hands? and shake", r"punch\w*", r"slap\w*", r"strik\w*", r"hits?", r"hitting", r"pok\w*",
-    r"tags?", r"tagg\w*", r"taps?", r"tapp\w*", r"touch\w*", r"hold\w* (?:[\w']+ ){0,2}hands?", r"hand in hand",
-    r"carr(?:y|ies|ying)", r"massag\w*", r"lift\w* (?:up )?" + _OBJECT,
+    r"shak\w* (?:[\w']+ ){0,2}hands?", r"hands? and shake", r"handshakes?", r"hug(?:s|ged|ging)?", r"embrac\w*",
+    r"high[- ]?fiv\w*", r"push\w*", r"shov\w*", r"pats?", r"patt\w*", r"pull\w*", r"grab\w*", r"grasp\w*",
+    r"drag\w*", r"hands (?:[\w']+ ){0,3}to " + _OBJECT, r"hands " + _OBJECT,
+    r"pass(?:es|ing)? (?:the other|him|her|them) (?!by)\w+", r"punch\w*", r"slap\w*", r"strik\w*", r"hits?",
+    r"hitting", r"pok\w*", r"tags?", r"tagg\w*", r"taps?", r"tapp\w*", r"touch\w*",
+    r"hold\w* (?:[\w']+ ){0,2}hands?", r"hand in hand", r"carr(?:y|ies|ying)", r"massag\w*",
+    r"lift\w* (?:up )?" + _OBJECT,
 )
 _TOUCH_RE = re.compile(r"\b(?:" + "|".join(TOUCH_WORDS) + r")\b")
 
