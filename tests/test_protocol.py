@@ -9,7 +9,7 @@ import torch
 from evaluation_toys import HashTextEncoder, ToyDataset
 from intermamba.config import EvalConfig, load_config
 from intermamba.evaluation.evaluator import Evaluator
-from intermamba.evaluation.protocol import METRICS, REAL, evaluate, resolve_settings
+from intermamba.evaluation.protocol import METRICS, QUALITY, REAL, evaluate, resolve_settings
 from intermamba.evaluation.contrastive import fit
 from intermamba.skeleton import FEATURE_DIM
 
@@ -71,7 +71,7 @@ def test_real_row_is_sane_and_model_rows_rank_correctly(trained, test_set):
     result = evaluate(test_set, trained, {"copy": real_motion(test_set), "noise": noise}, _settings(), progress=False)
     s = result.summary()
     assert list(s) == [REAL, "copy", "noise"]
-    assert "mmodality" not in s[REAL] and set(s["copy"]) == set(METRICS)
+    assert "mmodality" not in s[REAL] and set(s["copy"]) == set(METRICS) | set(QUALITY)
     # Real vs a fresh pass over real data: FID near 0 (against noise's); matched pairs far above chance
     # (top-3 chance: 3/12). Copying real motion scores like Real; noise is far away and at chance.
     noise_fid = s["noise"]["fid"]["mean"]
@@ -85,6 +85,26 @@ def test_real_row_is_sane_and_model_rows_rank_correctly(trained, test_set):
             assert 0.0 <= row[name]["mean"] <= 1.0
         assert row["r_precision_top1"]["mean"] <= row["r_precision_top2"]["mean"] <= row["r_precision_top3"]["mean"]
     assert len(result.values["copy"]["fid"]) == 2                    # one value per replication
+
+
+def test_interaction_quality_is_scored_on_the_raw_output_beside_real(trained, test_set):
+    def merged(texts, lengths, seed):            # both people on one skeleton, as a collapsed model makes them
+        out = real_motion(test_set)(texts, lengths, seed)
+        out[:, :, 1] = out[:, :, 0]
+        return out
+
+    result = evaluate(test_set, trained, {"merged": merged, "copy": real_motion(test_set)}, _settings(),
+                      progress=False)
+    s = result.summary()
+    assert s["merged"]["merged"]["mean"] == 1.0 and s["merged"]["min_pelvis_gap"]["mean"] == 0.0
+    assert s[REAL]["merged"]["mean"] == 0.0 and s["copy"]["merged"]["mean"] == 0.0
+    assert s["merged"]["penetration_rate"]["mean"] == 1.0
+    assert len(result.values["merged"]["jitter"]) == 2                 # one value per replication, like FID
+    # Real scores the items the models are asked for: a model copying the very same items scores like Real.
+    assert s["copy"]["bone_drift"]["mean"] == pytest.approx(s[REAL]["bone_drift"]["mean"], rel=0.5)
+    md = result.to_markdown()
+    assert "| Interaction quality | Interpen. frames %" in md and "| merged | " in md
+    assert result.info["touching_items"] == 24                         # shake hands, push, hug: 3 of 6 captions
 
 
 def test_protocol_is_deterministic(trained, test_set):
@@ -236,7 +256,9 @@ def test_cli_eval_with_a_model_checkpoint(cli_evaluator, interhuman_root, tmp_pa
     assert main(args + ["--out", str(tmp_path / "b")]) == 0
     a = json.loads((tmp_path / "a" / "results.json").read_text())
     b = json.loads((tmp_path / "b" / "results.json").read_text())
-    assert list(a["summary"]) == [REAL, "tiny"] and set(a["summary"]["tiny"]) == set(METRICS)
+    assert list(a["summary"]) == [REAL, "tiny"]
+    # No caption of this data says that hands touch, so there is no contact accuracy.
+    assert set(a["summary"]["tiny"]) == set(METRICS) | set(QUALITY) - {"contact_accuracy"}
     assert a["replications"] == b["replications"]                          # seeded and deterministic
 
 

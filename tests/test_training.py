@@ -21,7 +21,7 @@ from intermamba.text import build_text_encoder
 from intermamba.training import DiffusionModule, StepLoader, TrainingError, read_checkpoint, train
 
 sys.path.insert(0, str(Path(__file__).parent))
-from training_toys import toy_dataset  # noqa: E402
+from training_toys import logged_rows as _rows, toy_dataset  # noqa: E402
 
 QUIET = dict(enable_progress_bar=False)
 
@@ -38,14 +38,6 @@ def dataset():
 
 def _cfg(*overrides):
     return load_config("tiny", ["train.batch_size=4", "train.log_every=1", *overrides])
-
-
-def _rows(run_dir):
-    rows = []
-    for path in sorted((run_dir / "logs").glob("version_*/metrics.csv")):
-        with open(path) as f:
-            rows += [r for r in csv.DictReader(f) if r.get("train/loss")]
-    return rows
 
 
 def test_tiny_run_writes_checkpoints_logs_and_an_export(tmp_path, dataset, encoder):

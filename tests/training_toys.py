@@ -1,8 +1,10 @@
 """Tiny procedural two-person clips for the training tests (made with our skeleton's FK, so positions,
-rotations and contacts agree): three kinds of interaction, each with its own caption."""
+rotations and contacts agree): three kinds of interaction, each with its own caption. And the reader of a
+run's logged training rows."""
 
 from __future__ import annotations
 
+import csv
 import math
 
 import numpy as np
@@ -51,3 +53,12 @@ def toy_items(count: int, *, frames: int = 40, seed: int = 0) -> list[RawItem]:
 def toy_dataset(count: int = 12, *, frames: int = 40, max_frames: int = 64, seed: int = 0) -> MotionDataset:
     return MotionDataset(toy_items(count, frames=frames, seed=seed), max_frames=max_frames, min_frames=8,
                          mirror=False, swap=True, source="toy")
+
+
+def logged_rows(run_dir) -> list[dict]:
+    """The training rows (those with a train/loss) of every metrics.csv of a run, in order."""
+    rows = []
+    for path in sorted((run_dir / "logs").glob("version_*/metrics.csv")):
+        with open(path) as f:
+            rows += [r for r in csv.DictReader(f) if r.get("train/loss")]
+    return rows

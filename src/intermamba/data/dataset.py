@@ -160,21 +160,33 @@ class MotionDataset(Dataset):
         return {"motion": motion, "length": length, "text": text, "name": name}
 
     def canonical_features(self) -> Iterator[torch.Tensor]:
-        """Deterministic features (T-1, 2, 262) for statistics: each item's first window, with each person as
-        the reference when swapping is on, and its mirror image when mirroring is on."""
+        """Deterministic features (T-1, 2, 262) for statistics: windows of max_frames that tile each item (what
+        the random crops see; an item of at most max_frames frames is one window), with each person as the
+        reference when swapping is on, and their mirror images when mirroring is on."""
         for i, item in enumerate(self.items):
             try:
                 positions, rotations = self._arrays(i)
             except (OSError, ValueError) as err:
                 report_skipped(self.source, [(item.name, str(err))])
                 continue
-            positions, rotations = positions[:, :self.max_frames], rotations[:, :self.max_frames]
-            pairs = [(positions, rotations)] + ([(positions.flip(0), rotations.flip(0))] if self.swap else [])
-            for pos, rot in pairs:
-                feats = pair_to_features(pos, rot)
-                yield feats
-                if self.mirror:
-                    yield mirror_features(feats)
+            for start in window_starts(positions.shape[1], self.max_frames):
+                pos, rot = positions[:, start:start + self.max_frames], rotations[:, start:start + self.max_frames]
+                for p, r in [(pos, rot)] + ([(pos.flip(0), rot.flip(0))] if self.swap else []):
+                    feats = pair_to_features(p, r)
+                    yield feats
+                    if self.mirror:
+                        yield mirror_features(feats)
+
+
+def window_starts(frames: int, window: int) -> list[int]:
+    """First frames of the windows that cover `frames` frames: every `window` frames, the last one flush with
+    the end (so it may overlap its predecessor); [0] when the whole item fits in one window."""
+    if frames <= window:
+        return [0]
+    starts = list(range(0, frames - window + 1, window))
+    if starts[-1] + window < frames:
+        starts.append(frames - window)
+    return starts
 
 
 def collate(samples: Iterable[dict]) -> dict:

@@ -11,6 +11,9 @@ Per replication:
    seeds: a model's numbers do not depend on what else is evaluated alongside it.
 3. FID of every row against a fresh pass over the test split (new crops, swaps and captions); Diversity from
    `diversity_times` random pairs of each row's activations; MModality from the repeated items.
+4. Interaction quality (`physical`: interpenetration, merged people, hand contact, foot skating and floor
+   penetration, jitter, bone drift) on the joints of every generated item (an MModality item's first repeat)
+   and, for the Real row, on the ground-truth items that the models are asked for (same captions and crops).
 Final numbers: mean over replications and 95% confidence interval 1.96 std / sqrt(replications).
 
 Generation is decoupled: a model enters as a callable `generate(texts, lengths, seed) -> (B, T, 2, 262)`
@@ -37,8 +40,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from ..fileio import atomic_write_text
+from ..motion import features_to_joints
 from ..skeleton import FEATURE_DIM
-from . import metrics
+from . import metrics, physical
 from .evaluator import Evaluator
 
 Generate = Callable[[list, np.ndarray, int], np.ndarray]
@@ -56,6 +60,15 @@ QUICK_SAMPLE_STEPS = 10         # DDIM steps `intermamba eval --quick` asks the 
 METRICS = ("r_precision_top1", "r_precision_top2", "r_precision_top3", "fid", "mm_dist", "diversity", "mmodality")
 HEADERS = {"r_precision_top1": "R-Precision Top 1 ↑", "r_precision_top2": "Top 2 ↑", "r_precision_top3": "Top 3 ↑",
            "fid": "FID ↓", "mm_dist": "MM Dist ↓", "diversity": "Diversity →", "mmodality": "MModality ↑"}
+# Interaction quality (physical.SUMMARY, stored in SI units): header, factor and decimals of the second table.
+QUALITY = physical.SUMMARY
+QUALITY_HEADERS = {
+    "penetration_rate": ("Interpen. frames % ↓", 100, 1), "penetration_depth": ("Interpen. depth cm ↓", 100, 2),
+    "merged": ("Merged % ↓", 100, 1), "min_pelvis_gap": ("Min pelvis gap m →", 1, 3),
+    "contact_accuracy": ("Hand contact % ↑", 100, 1), "foot_skating": ("Skating m/s ↓", 1, 3),
+    "floor_depth": ("Below floor cm ↓", 100, 2), "floor_rate": ("Below floor frames % ↓", 100, 1),
+    "jitter": ("Jitter m/s² →", 1, 2), "bone_drift": ("Bone drift cm ↓", 100, 2),
+}
 REAL = "Real"
 TOP_K = 3
 
@@ -148,6 +161,27 @@ class EvalResult:
                                                 "guidance") if self.info.get(k) is not None}
         if described:
             lines.append(", ".join(f"{k}: {v}" for k, v in described.items()) + ".")
+        return "\n".join(lines) + "\n" + self._quality_markdown()
+
+    def _quality_markdown(self) -> str:
+        """The interaction-quality table (mean ± 95% CI over replications), if any row has those numbers."""
+        summary = self.summary()
+        if not any(m in per for per in summary.values() for m in QUALITY):
+            return ""
+        lines = ["", "| Interaction quality | " + " | ".join(QUALITY_HEADERS[m][0] for m in QUALITY) + " |",
+                 "|" + "---|" * (len(QUALITY) + 1)]
+        for row, per_metric in summary.items():
+            cells = []
+            for m in QUALITY:
+                _, factor, digits = QUALITY_HEADERS[m]
+                v = per_metric.get(m)
+                cells.append(f"{v['mean'] * factor:.{digits}f} ± {v['ci'] * factor:.{digits}f}" if v else "-")
+            lines.append(f"| {row} | " + " | ".join(cells) + " |")
+        touching = self.info.get("touching_items")
+        lines += ["", "Hand contact: share of the items whose kind or caption says that hands touch"
+                  + (f" ({touching} of {self.info.get('items')})" if touching is not None else "")
+                  + f" in which a wrist comes within {physical.CONTACT_DISTANCE:g} m of the partner's body. "
+                  "Real: the ground-truth items the models were asked for. Definitions: README, Evaluation."]
         return "\n".join(lines) + "\n"
 
     def save(self, out_dir) -> tuple[Path, Path]:
@@ -180,10 +214,13 @@ class _Embedded:
 
 @dataclass
 class _Targets:
-    """What a model is asked for in one replication: captions and lengths (N,), and the MModality rows."""
+    """What a model is asked for in one replication: captions and lengths (N,), and the MModality rows; whether
+    each item's hands should touch (N,), and the interaction quality of the real items (N dicts)."""
     texts: list
     lengths: np.ndarray
     mm_rows: np.ndarray
+    touch: np.ndarray
+    real_quality: list
 
 
 def _batch_stats(emb: _Embedded, order: np.ndarray, batch_size: int) -> tuple[dict, np.ndarray]:
@@ -213,6 +250,18 @@ class _TextCache:
         return np.stack([self.cache[t] for t in texts])
 
 
+def _item_kinds(dataset: Dataset) -> dict:
+    """Item name -> kind for datasets whose raw items carry one (the procedural world); {} otherwise."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return {it.name: it.kind for it in getattr(dataset, "items", ()) if getattr(it, "kind", None) is not None}
+
+
+def _quality(features: np.ndarray, touch: bool) -> dict:
+    """Interaction quality of one item's features (T, 2, 262), valid frames only."""
+    return physical.per_sample(features_to_joints(features).transpose(1, 0, 2, 3), touch=touch)
+
+
 def _check_generated(out, n: int, max_len: int) -> np.ndarray:
     out = np.asarray(out.detach().cpu() if isinstance(out, torch.Tensor) else out, dtype=np.float32)
     if out.ndim != 4 or out.shape[0] != n or out.shape[1] < max_len or out.shape[2:] != (2, FEATURE_DIM):
@@ -239,6 +288,7 @@ class Protocol:
         self.dataset, self.evaluator, self.settings = dataset, evaluator, settings
         self.collate_fn, self.progress = collate_fn, progress
         self.text_embedding = _TextCache(evaluator)
+        self.kinds = _item_kinds(dataset)
         self._bar = None
 
     # --------------------------------------------------------------------------------- real data
@@ -256,23 +306,30 @@ class Protocol:
     # --------------------------------------------------------------------------------- a model
     def _targets(self, rng: np.random.Generator) -> _Targets:
         """Every item once, in shuffled order, as the loader would deliver it: its caption and length."""
+        from ..data.dataset import MIRROR_SUFFIX
+
         collate = self.collate_fn or torch.utils.data.default_collate
-        texts, lengths = [], []
+        texts, lengths, touch, quality = [], [], [], []
         for i in rng.permutation(len(self.dataset)):
             item = collate([self.dataset[int(i)]])
             texts.append(item["text"][0])
             lengths.append(int(item["lengths"][0]))
+            name = str(item["name"][0]) if "name" in item else ""
+            touch.append(physical.touch_expected(texts[-1], self.kinds.get(name.removesuffix(MIRROR_SUFFIX))))
+            quality.append(_quality(np.asarray(item["motion"][0, :lengths[-1]], np.float64), touch[-1]))
             self._tick(1)
         mm_rows = np.sort(rng.permutation(len(texts))[:self.settings.mm_num_samples])
-        return _Targets(texts, np.array(lengths), mm_rows)
+        return _Targets(texts, np.array(lengths), mm_rows, np.array(touch), quality)
 
-    def _generate_set(self, generate: Generate, targets: _Targets, rep: int) -> tuple[_Embedded, np.ndarray]:
-        """A model's counterpart of the split: (_Embedded of N items, MModality embeddings (M, R, E)).
+    def _generate_set(self, generate: Generate, targets: _Targets, rep: int) -> tuple[_Embedded, np.ndarray, list]:
+        """A model's counterpart of the split: (_Embedded of N items, MModality embeddings (M, R, E), the
+        interaction quality of its N samples).
 
         The calls and their seeds depend only on the replication, so every model meets the same texts,
         lengths and noise seeds, whatever else is evaluated in the same run."""
         s, texts, lengths = self.settings, targets.texts, targets.lengths
         motion_emb = np.zeros((len(texts), self.evaluator.config.embed_dim), np.float32)
+        quality = [None] * len(texts)
         calls = iter(range(len(texts) + len(targets.mm_rows)))
 
         def run(rows: Sequence[int], repeats: int = 1) -> np.ndarray:
@@ -280,6 +337,8 @@ class Protocol:
             batch_lengths = np.repeat(lengths[list(rows)], repeats)
             seed = _derive_seed(s.seed, rep, next(calls))
             out = _check_generated(generate(batch_texts, batch_lengths, seed), len(batch_texts), batch_lengths.max())
+            for k, i in enumerate(rows):                              # the raw output, repeat 0 of each row
+                quality[i] = _quality(out[k * repeats, :lengths[i]].astype(np.float64), targets.touch[i])
             self._tick(len(batch_texts))
             return self.evaluator.embed_motion(out[:, :batch_lengths.max()], batch_lengths)
 
@@ -293,7 +352,7 @@ class Protocol:
         for k, i in enumerate(targets.mm_rows):
             mm[k] = run([i], repeats=s.mm_num_repeats)               # one text, mm_num_repeats generations
             motion_emb[i] = mm[k, 0]                                  # repeat 0 is also the item's sample
-        return _Embedded(self.text_embedding(texts), motion_emb), mm
+        return _Embedded(self.text_embedding(texts), motion_emb), mm, quality
 
     # --------------------------------------------------------------------------------- the run
     def _tick(self, n: int) -> None:
@@ -311,8 +370,8 @@ class Protocol:
         if REAL in generators:
             raise ValueError(f"a model cannot be called {REAL!r}")
         s = self.settings
-        values: dict = {REAL: {m: [] for m in METRICS if m != "mmodality"}}
-        values.update({name: {m: [] for m in METRICS} for name in generators})
+        values: dict = {REAL: {m: [] for m in METRICS + QUALITY if m != "mmodality"}}
+        values.update({name: {m: [] for m in METRICS + QUALITY} for name in generators})
         if self.progress:
             from tqdm import tqdm
             self._bar = tqdm(total=self._work(len(generators)), desc="eval", unit="item", dynamic_ncols=True)
@@ -326,10 +385,11 @@ class Protocol:
                 # All dataset passes first, so the models' generation cannot shift the dataset's random draws.
                 real = self._embed_real(_derive_seed(rep_seed, 1))
                 targets = self._targets(np.random.default_rng(_derive_seed(rep_seed, 2)))
+                touching = int(targets.touch.sum())                  # (captions, and so this, may vary by rep)
                 fid_ref = self._embed_real(_derive_seed(rep_seed, 3)).motion   # fresh pass: FID's reference
-                sets = {REAL: (real, None)}
+                sets = {REAL: (real, None, targets.real_quality)}
                 sets.update({name: self._generate_set(generate, targets, rep) for name, generate in generators.items()})
-                for name, (emb, mm) in sets.items():
+                for name, (emb, mm, quality) in sets.items():
                     # Each row draws its batches and pairs from the same stream, independent of the other rows.
                     rng = np.random.default_rng(_derive_seed(rep_seed, 4))
                     order = np.arange(len(emb.motion)) if name == REAL else rng.permutation(len(emb.motion))
@@ -344,6 +404,7 @@ class Protocol:
                     if mm is not None and len(mm):
                         first, second = metrics.draw_pairs(rng, s.mm_num_repeats, s.mm_num_times)
                         stats["mmodality"] = metrics.multimodality(mm, first, second)
+                    stats.update(physical.summarise(quality))
                     for metric, value in stats.items():
                         values[name][metric].append(float(value))
         finally:
@@ -352,6 +413,7 @@ class Protocol:
                 self._bar = None
         values = {row: {m: v for m, v in per.items() if v} for row, per in values.items()}
         info = {"items": len(self.dataset), "diversity_pairs": diversity_pairs,
+                "touching_items": touching,
                 "seconds": round(time.time() - started, 1)}
         return EvalResult(values, s, info)
 
