@@ -59,6 +59,9 @@ def save_pretrained(folder: Union[str, Path], model: torch.nn.Module, cfg: Confi
 def read_meta(folder: Union[str, Path]) -> dict:
     """config.json of a model folder, validated as ours."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(f"{str(folder)!r} is a file, not a model folder (expected a folder with "
+                              f"{WEIGHTS_FILE} and {CONFIG_FILE}, e.g. runs/demo/export)")
     if not folder.is_dir():
         raise CheckpointError(f"model folder {str(folder)!r} not found (expected a folder with {WEIGHTS_FILE} "
                               f"and {CONFIG_FILE})")
@@ -78,6 +81,14 @@ def read_meta(folder: Union[str, Path]) -> dict:
         if key not in meta:
             raise CheckpointError(f"{path} lacks the {key!r} entry; the file is incomplete")
     return meta
+
+
+def _check_finite(path: Path, state: dict) -> None:
+    """NaN or inf weights (a diverged run, a corrupt file) would turn every sample into NaN: refuse them."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{path} holds NaN or infinite values in {len(bad)} tensor(s) ({bad[0]}, ...); the "
+                              "model diverged or the file is corrupt: export it again from a good checkpoint")
 
 
 def load_pretrained(folder: Union[str, Path], *, device: Union[str, torch.device] = "cpu"):
@@ -116,5 +127,6 @@ def load_pretrained(folder: Union[str, Path], *, device: Union[str, torch.device
     if bad:
         raise CheckpointError(f"{weights} does not match its config: shape of {bad[0]} is "
                               f"{tuple(state[bad[0]].shape)}, expected {tuple(reference[bad[0]].shape)}")
+    _check_finite(weights, state)
     model.load_state_dict({k: v.to(reference[k].dtype) for k, v in state.items()})
     return model.to(device).eval(), cfg, normalizer
