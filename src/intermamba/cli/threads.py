@@ -2,11 +2,14 @@
 
 torch starts one CPU thread per core. On a busy machine that is often the slowest choice: OpenMP threads wait
 for each other at every operation, so one thread descheduled by other work stalls all of them. Measured on a
-shared 2-core machine (other jobs running), the demo's 300-frame 50-step sample took 74-98 s with torch's 2
-threads and 13-17 s with 1; `intermamba generate --frames 150 --steps 10` took 23-75 s with 2 and 8-12 s with 1
-(wall time, start-up included). The networks' per-step matrix products are small, so the gain from more threads
-flattens after a few. The default is therefore half the usable cores, at most 4, at least 1 (1 on a 2-core
-machine); OMP_NUM_THREADS, when set, is honoured (torch reads it), and `--threads` overrides both.
+shared 2-core machine (load average 5), `intermamba generate --frames 150 --steps 10` on the demo model, three
+runs each: sampling 0.76-1.08 s with `--threads 1` and 5.1-56 s with `--threads 2` (wall time, start-up
+included, 7.5-9.6 s against 15-68 s); issue 11 saw a 300-frame 50-step sample take 13-17 s with 1 thread and
+74-98 s with 2. On an idle machine 2 threads are about twice as fast as 1 (README, Performance), so a single
+thread costs at most 2x where it is not needed and saves 5x or more where the machine is shared. The default is
+therefore half the usable cores, at most 4, at least 1 (1 on a 2-core machine): it leaves room for other work;
+the cap of 4 is a conservative guess, not measured (no machine with more cores was at hand). OMP_NUM_THREADS,
+when set, is honoured (torch reads it), and `--threads` overrides both.
 """
 
 from __future__ import annotations
