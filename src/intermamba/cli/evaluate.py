@@ -123,6 +123,7 @@ def _run_eval(args):
 
         try:
             pipe = InterMambaPipeline.from_pretrained(args.checkpoint, device=args.device)
+            pipe.check_steps(steps, "--steps")
         except (ValueError, FileNotFoundError) as err:
             raise CLIError(str(err)) from None
         name = args.name or Path(pipe.source).name
