@@ -82,6 +82,25 @@ def test_bad_sweep_is_a_clear_error(capsys):
     assert "--sweep must be comma-separated integers" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--frames", "0"], "--frames must be at least 1, got 0"),
+    (["--frames", "-5"], "--frames must be at least 1, got -5"),
+    (["--threads", "-1"], "--threads must be a positive integer, got -1"),
+    (["--threads", "0"], "--threads must be a positive integer, got 0"),
+    (["--repeats", "0"], "--repeats must be at least 1, got 0"),             # was silently replaced by 5
+    (["--sample-steps", "0"], "--sample-steps must be at least 1, got 0"),
+    (["--sample-repeats", "0"], "--sample-repeats must be at least 1, got 0"),
+    (["--sweep", "75,0"], "--sweep lengths must be at least 1, got '75,0'"),
+    (["--scan", "--repeats", "0"], "--repeats must be at least 1, got 0"),
+])
+def test_bad_counts_are_one_line_before_any_work(capsys, tmp_path, args, message):
+    out = tmp_path / "b.json"
+    assert main(["bench", "--configs", "tiny", "--baseline", "none", "--no-progress", "--json", str(out), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(message) and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
 def test_scan_backend_option_is_recorded_and_checked(capsys, tmp_path):
     out = tmp_path / "b.json"
     assert main(["bench", "--configs", "tiny", "--baseline", "none", "--frames", "8", "--sweep", "", "--repeats", "1",

@@ -118,6 +118,20 @@ def test_prompt_file_and_lengths(tiny_export, tmp_path):
     (["two people hug", "--frames", "100000"], "longer than this model supports"),
     (["two people hug", "--formats", "mp4,avi"], "unknown output format(s) avi"),
     ([], "no prompt given"),
+    (["two people hug", "--guidance", "nan"], "--guidance must be a finite number, got nan"),
+    (["two people hug", "--guidance", "inf"], "--guidance must be a finite number, got inf"),
+    (["two people hug", "--batch-size", "-1"], "--batch-size must be a positive integer, got -1"),
+    (["two people hug", "--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
+    (["two people hug", "--num-samples", "0"], "--num-samples must be a positive integer, got 0"),
+    (["two people hug", "--seconds", "nan"], "--seconds must be a finite positive number, got nan"),
+    (["two people hug", "--seconds", "inf"], "--seconds must be a finite positive number, got inf"),
+    (["two people hug", "--seconds", "0.01"], "--seconds 0.01 is 0 frames at 30 fps"),
+    (["two people hug", "--seed", str(2 ** 70)], "--seed must be in 0..18446744073709551615"),
+    (["two people hug", "--seed", "-1"], "--seed must be in 0.."),
+    (["two people hug", "--seed", str(2 ** 64 - 1), "--num-samples", "2"], "for 2 samples"),
+    (["two people hug", "--steps", "0"], "--steps must be a positive integer, got 0"),
+    (["two people hug", "--frames", "8", "--steps", "5000"], "--steps 5000 is more than this model's 1000 diffusion"),
+    (["two people hug", "--threads", "0"], "--threads must be a positive integer, got 0"),
 ])
 def test_generate_bad_input(tiny_export, tmp_path, capsys, args, message):
     out = tmp_path / "out"
@@ -125,6 +139,142 @@ def test_generate_bad_input(tiny_export, tmp_path, capsys, args, message):
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not out.exists() or not any(out.iterdir())                      # nothing half-written
+
+
+def test_checks_that_need_no_model_come_before_loading_it(tmp_path, capsys):
+    """A missing model folder would be reported if the model were loaded first: these are found before."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    missing = tmp_path / "missing_model"
+    cases = [(["--out", afile], "afile is a file, not a folder"),
+             (["--out", afile / "sub"], "afile is a file, not a folder"),
+             (["--num-samples", 100_000_000], "100000000 samples requested; at most 10000"),
+             (["--guidance", "nan"], "--guidance must be a finite number")]
+    for args, message in cases:
+        assert run_cli("generate", "two people hug", "--checkpoint", missing, *args) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"two people hug#0\n", "prompts.txt:1: the length must be a positive number of frames, got #0"),
+    (b"two people hug\ntwo people bow#-3\n", "prompts.txt:2: the length must be a positive number of frames"),
+    (bytes(range(256)) * 4, "is not a UTF-8 text file"),
+    (b"two people\x00 hug\n", "is not a UTF-8 text file"),
+])
+def test_bad_prompt_files(tiny_export, tmp_path, capsys, content, message):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_bytes(content)
+    out = tmp_path / "out"
+    assert run_cli("generate", "--prompts", prompts, "--checkpoint", tiny_export, "--out", out) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def _corrupt_copy(folder, tmp_path, value):
+    """The model folder with its output layer's weights set to `value` (NaN, or finite but overflowing)."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    bad = tmp_path / "bad_model"
+    shutil.copytree(folder, bad)
+    state = load_file(bad / "model.safetensors")
+    state["output_proj.weight"][...] = value
+    save_file(state, str(bad / "model.safetensors"))
+    return bad
+
+
+@pytest.mark.parametrize("fmt", ["npy", "bvh"])
+def test_non_finite_models_write_nothing(tiny_export, tmp_path, capsys, fmt):
+    for value, message in ((float("nan"), "model.safetensors holds NaN or infinite values in 1 tensor(s)"),
+                           (1e38, "produced NaN or infinite values")):
+        bad = _corrupt_copy(tiny_export, tmp_path, value)
+        out = tmp_path / "out"
+        assert run_cli("generate", "two people hug", "--frames", FRAMES, "--checkpoint", bad, "--out", out,
+                       "--formats", fmt) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert message in err[-1] and err[-1].startswith("intermamba generate: error:"), err
+        assert not out.exists() or not any(out.iterdir())
+        import shutil
+        shutil.rmtree(bad)
+
+
+def test_a_file_given_as_checkpoint_is_not_a_model_folder(tmp_path, capsys):
+    afile = tmp_path / "weights.bin"
+    afile.write_bytes(b"\x00" * 64)
+    assert run_cli("generate", "two people hug", "--checkpoint", afile, "--out", tmp_path / "o") == 2
+    err = capsys.readouterr().err.strip()
+    assert "is a file, not a model folder" in err and "not found" not in err and len(err.splitlines()) == 1
+
+
+def test_sample_does_not_depend_on_its_batch_neighbours(tiny_export):
+    """Noise is drawn at each item's own length: alone or next to a longer item, the same features."""
+    pipe = intermamba.InterMambaPipeline.from_pretrained(tiny_export)
+    alone = pipe.sample_features(["two people hug"], [13], [7], steps=3)
+    mixed = pipe.sample_features(["two people bow", "two people hug", "a wave"], [29, 13, 5], [8, 7, 9], steps=3)
+    assert float((alone[0] - mixed[1, :13]).abs().max()) <= 1e-5
+    assert float(mixed[1, 13:].abs().max()) == 0.0                           # zero beyond its length
+    # The evaluation protocol's generator goes through the same code.
+    from intermamba.evaluation import pipeline_generator
+
+    generated = pipeline_generator(pipe, steps=3)(["two people bow", "two people hug"], np.array([29, 13]), 5)
+    seeds = np.random.SeedSequence(5).generate_state(2).tolist()
+    again = pipe.sample_features(["two people hug"], [13], seeds[1:], steps=3)
+    assert float((generated[1, :13] - again[0]).abs().max()) <= 1e-5
+
+
+def test_batches_are_sized_to_the_free_memory(tiny_export, monkeypatch):
+    import intermamba.pipeline as pipeline
+
+    pipe = intermamba.InterMambaPipeline.from_pretrained(tiny_export)
+    jobs = [("two people hug", FRAMES, seed) for seed in range(3)]
+    together = [s for _, samples, _ in pipe.iter_batches(jobs, batch_size=16) for s in samples]
+    monkeypatch.setattr(pipeline, "available_bytes", lambda device: int(2.5 * pipe.sample_bytes(FRAMES)))
+    assert pipe.max_batch(FRAMES) == 1
+    batches = list(pipe.iter_batches(jobs, batch_size=16))
+    assert [len(chunk) for chunk, _, _ in batches] == [1, 1, 1]
+    for a, (_, samples, _) in zip(together, batches):
+        np.testing.assert_allclose(a.features, samples[0].features, atol=1e-5)
+    # sample_features splits what does not fit the same way.
+    feats = pipe.sample_features(["two people hug"] * 3, [FRAMES] * 3, [0, 1, 2])
+    np.testing.assert_allclose(feats.numpy(), np.stack([s.features for s in together]), atol=1e-5)
+    # Not even one sample fits: refused before anything is allocated.
+    monkeypatch.setattr(pipeline, "available_bytes", lambda device: pipe.sample_bytes(FRAMES) // 2)
+    with pytest.raises(pipeline.GenerationError, match=f"a {FRAMES}-frame sample needs about"):
+        pipe.generate("two people hug", frames=FRAMES)
+
+
+def test_out_of_memory_is_one_line_with_advice(tiny_export, tmp_path, capsys, monkeypatch):
+    from intermamba.diffusion import DDIMSampler
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 9663676416 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(DDIMSampler, "sample", no_memory)
+    out = tmp_path / "out"
+    assert run_cli("generate", "two people hug", "--frames", FRAMES, "--num-samples", 4, "--checkpoint",
+                   tiny_export, "--out", out, "--formats", "npy") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"intermamba generate: error: out of memory denoising 4 sample(s) of up to {FRAMES} frames "
+                       "together on cpu; ask for fewer samples at a time or shorter motions (e.g. --batch-size 2)")
+    assert not out.exists() or not any(out.iterdir())
+    monkeypatch.setattr(DDIMSampler, "sample", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
+    pipe = intermamba.InterMambaPipeline.from_pretrained(tiny_export)
+    with pytest.raises(intermamba.pipeline.OutOfMemory, match="out of memory denoising 1 sample"):
+        pipe.generate("two people hug", frames=FRAMES)
+
+
+def test_progress_shows_denoising_steps_for_several_prompts(tiny_export, tmp_path, capsys):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("two people hug\ntwo people bow#9\n")
+    assert run_cli("generate", "--prompts", prompts, "--frames", FRAMES, "--steps", 3, "--checkpoint", tiny_export,
+                   "--out", tmp_path / "out", "--formats", "npy") == 0
+    err = capsys.readouterr().err.replace("\r", "\n")
+    assert f"batch 1/2 (1 x {FRAMES} frames)" in err and "batch 2/2 (1 x 9 frames)" in err
+    assert "6/6" in err                                                       # every step of both batches
 
 
 def test_generate_refuses_foreign_checkpoints_and_existing_files(tiny_export, tmp_path, capsys):
@@ -147,6 +297,40 @@ def test_generate_refuses_foreign_checkpoints_and_existing_files(tiny_export, tm
     assert run_cli("generate", "two people hug", "--frames", FRAMES + 2, "--checkpoint", tiny_export, "--out", out,
                    "--formats", "npy", "--overwrite") == 0
     assert np.load(out / "two_people_hug_seed0_joints.npy").shape[1] == FRAMES + 2
+
+
+def test_export_names_and_folders(tiny_export, tmp_path, capsys):
+    pipe = intermamba.InterMambaPipeline.from_pretrained(tiny_export)
+    sample = pipe.generate("two people wave", frames=FRAMES)[0]
+    np.save(tmp_path / "wave_seed0_features.npy", sample.features)
+    np.save(tmp_path / "wave_seed0_joints.npy", sample.joints)
+    # Named like generate names its BVH files: the _features / _joints suffix is the file's, not the sample's.
+    assert run_cli("export", tmp_path / "wave_seed0_features.npy") == 0
+    assert (tmp_path / "wave_seed0_p1.bvh").is_file() and (tmp_path / "wave_seed0_p2.bvh").is_file()
+    # A folder (an existing one, or a name ending in /) receives the files inside it.
+    for folder in (tmp_path / "new_folder", tmp_path / "existing"):
+        if folder.name == "existing":
+            folder.mkdir()
+            target = str(folder)
+        else:
+            target = str(folder) + "/"
+        assert run_cli("export", tmp_path / "wave_seed0_joints.npy", "--out", target) == 0
+        assert sorted(p.name for p in folder.iterdir()) == ["wave_seed0_p1.bvh", "wave_seed0_p2.bvh"]
+    assert not (tmp_path / "new_folder_p1.bvh").exists() and not (tmp_path / "existing_p1.bvh").exists()
+    capsys.readouterr()
+    assert run_cli("export", tmp_path / "wave_seed0_joints.npy", "--fps", 0, "--out", tmp_path / "z") == 2
+    err = capsys.readouterr().err.strip()
+    assert "--fps must be positive, got 0" in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.glob("z*"))
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"intermamba {version('intermamba')}"
 
 
 def test_render_and_export_commands(tiny_export, tmp_path, capsys):

@@ -240,7 +240,7 @@ def test_cli_eval_interx_preset(cli_evaluator, interhuman_root, tmp_path):
     assert (settings["preset"], settings["emb_scale"], settings["diversity_divide_by"]) == ("interx", 1.0, 1.0)
 
 
-def test_cli_eval_with_a_model_checkpoint(cli_evaluator, interhuman_root, tmp_path):
+def test_cli_eval_with_a_model_checkpoint(cli_evaluator, interhuman_root, tmp_path, capsys):
     from intermamba import build_model
     from intermamba.checkpoint import save_pretrained
     from intermamba.cli import main
@@ -260,6 +260,14 @@ def test_cli_eval_with_a_model_checkpoint(cli_evaluator, interhuman_root, tmp_pa
     # No caption of this data says that hands touch, so there is no contact accuracy.
     assert set(a["summary"]["tiny"]) == set(METRICS) | set(QUALITY) - {"contact_accuracy"}
     assert a["replications"] == b["replications"]                          # seeded and deterministic
+    # Sampling arguments are checked before any evaluation work: one line, exit 2, nothing written.
+    capsys.readouterr()
+    for bad, message in ((["--steps", "5000"], "--steps 5000 is more than this model's 1000 diffusion timesteps"),
+                         (["--guidance", "nan"], "--guidance must be a finite number, got nan")):
+        assert main(args + bad + ["--out", str(tmp_path / "c")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+        assert not (tmp_path / "c").exists()
 
 
 def test_cli_eval_bad_inputs(cli_evaluator, tmp_path, capsys):

@@ -60,6 +60,9 @@ def save_pretrained(folder: Union[str, Path], model: torch.nn.Module, cfg: Confi
 def read_meta(folder: Union[str, Path]) -> dict:
     """config.json of a model folder, validated as ours."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(f"{str(folder)!r} is a file, not a model folder (expected a folder with "
+                              f"{WEIGHTS_FILE} and {CONFIG_FILE}, e.g. runs/demo/export)")
     if not folder.is_dir():
         raise CheckpointError(f"model folder {str(folder)!r} not found (expected a folder with {WEIGHTS_FILE} "
                               f"and {CONFIG_FILE})")
@@ -79,6 +82,14 @@ def read_meta(folder: Union[str, Path]) -> dict:
         if key not in meta:
             raise CheckpointError(f"{path} lacks the {key!r} entry; the file is incomplete")
     return meta
+
+
+def _check_finite(path: Path, state: dict) -> None:
+    """NaN or inf weights (a diverged run, a corrupt file) would turn every sample into NaN: refuse them."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{path} holds NaN or infinite values in {len(bad)} tensor(s) ({bad[0]}, ...); the "
+                              "model diverged or the file is corrupt: export it again from a good checkpoint")
 
 
 def load_pretrained(folder: Union[str, Path], *, device: Union[str, torch.device] = "cpu"):
@@ -107,7 +118,9 @@ def load_pretrained(folder: Union[str, Path], *, device: Union[str, torch.device
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{weights} is not a readable safetensors file ({str(err).splitlines()[0]})") from err
     model = build_model(cfg)
-    model.load_state_dict(match_state_dict(model, state, f"{weights} does not match its config"))
+    state = match_state_dict(model, state, f"{weights} does not match its config")
+    _check_finite(weights, state)
+    model.load_state_dict(state)
     return model.to(device).eval(), cfg, normalizer
 
 

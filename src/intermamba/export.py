@@ -45,6 +45,15 @@ def output_files(stem: str, formats: Sequence[str]) -> list[str]:
     return [n for f in formats for n in names[f]]
 
 
+def sample_stem(path: Union[str, Path]) -> str:
+    """The sample's stem of a result file: `x_features.npy` and `x_joints.npy` -> `x` (see output_files)."""
+    stem = Path(path).stem
+    for suffix in ("_features", "_joints"):
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
 def save_npy(path: Union[str, Path], array: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         np.save(tmp, np.asarray(array, dtype=np.float32))

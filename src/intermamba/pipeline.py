@@ -5,21 +5,25 @@
     samples[0].joints                                     # (2, T, 22, 3) metres, Y up, 30 fps
 
 This is the one entry point that the CLI (`intermamba generate`), the evaluation protocol and users' scripts
-share. Noise is drawn per sample from `seed + k` (k = the sample's index for its prompt), so a sample does not
-depend on what else is in the batch.
+share. Noise is drawn per sample from `seed + k` (k = the sample's index for its prompt), at the sample's own
+length, so a sample does not depend on what else is in the batch. Requests are checked before anything is
+allocated (finite guidance, seeds torch accepts, step counts the schedule has, batches sized to the free memory),
+and a sample that comes out NaN or infinite is an error, never a result.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
 from .diffusion import DDIMSampler, GaussianDiffusion, conditioned
+from .memory import available_bytes, is_out_of_memory
 from .ops import native_available
 from .skeleton import FEATURE_DIM, FPS
 from .text import build_text_encoder, check_text_width
@@ -27,6 +31,63 @@ from .text import build_text_encoder, check_text_width
 DEMO_DIR = Path(__file__).parent / "assets" / "demo"
 # The joint-token spatial scan has no frame window; cap requests at a size that still fits in memory.
 MAX_FRAMES_ANY_LENGTH = 3000
+MAX_SAMPLES = 10_000       # per request: the job list and the outputs stay small; more is several runs' work
+MAX_SEED = 2 ** 64 - 1     # torch.Generator.manual_seed takes 64-bit seeds
+# Working memory of a guided sample, per frame: about 16 floats per inner channel plus 3 per feature for each of
+# the 4 sequences it denoises (2 persons x cond/null). Measured with bench.peak_memory on 2-step samples at
+# batch 1 and 2: tiny 26 KB, demo 74 KB, ultralight 268 KB per frame (formula: 29, 78, 275 KB); InterGen's
+# transformer 193 KB (formula 531 KB, on the safe side). The margin covers allocator slack and what else runs.
+SAMPLE_FLOATS_PER_CHANNEL = 16
+SAMPLE_FLOATS_PER_FEATURE = 3
+MEMORY_MARGIN = 1.5
+MEMORY_SHARE = 0.75        # of the free memory one batch may plan to use
+
+
+class GenerationError(ValueError):
+    """A request that cannot be served (out of memory, or a model whose output is not finite)."""
+
+
+class OutOfMemory(GenerationError):
+    """A batch did not fit; `batch` samples were denoised together."""
+
+    def __init__(self, message: str, batch: int):
+        super().__init__(message)
+        self.batch = batch
+
+
+def check_count(value, name: str) -> int:
+    """A positive integer argument (batch size, sample count, steps)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_request_size(count: int) -> int:
+    if count > MAX_SAMPLES:
+        raise ValueError(f"{count} samples requested; at most {MAX_SAMPLES} per request: split it into several")
+    return count
+
+
+def check_seed(seed, name: str = "seed", count: int = 1) -> int:
+    """A seed torch accepts for itself and the `count - 1` seeds after it."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {seed!r}")
+    if not 0 <= seed <= MAX_SEED - (count - 1):
+        raise ValueError(f"{name} must be in 0..{MAX_SEED - (count - 1)}"
+                         f"{f' for {count} samples' if count > 1 else ''} (64-bit seeds), got {seed}")
+    return int(seed)
+
+
+def check_guidance(value, name: str = "guidance") -> float:
+    """A finite classifier-free guidance scale (NaN or inf would turn every sample into NaN)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value} (1 = no guidance; the shipped models use "
+                         "3.5)")
+    return value
 
 
 @dataclass
@@ -116,35 +177,103 @@ class InterMambaPipeline:
                              f"{self.max_frames / FPS:g} s at {FPS} fps); ask for fewer")
         return int(frames)
 
+    def check_steps(self, steps: Optional[int], name: str = "steps") -> int:
+        """A DDIM step count the diffusion schedule has (None: the model's default)."""
+        if steps is None:
+            return self.config.diffusion.sample_steps
+        steps = check_count(steps, name)
+        if steps > self.diffusion.num_timesteps:
+            raise ValueError(f"{name} {steps} is more than this model's {self.diffusion.num_timesteps} diffusion "
+                             f"timesteps; ask for at most {self.diffusion.num_timesteps} (the default is "
+                             f"{self.config.diffusion.sample_steps})")
+        return steps
+
+    def sample_bytes(self, frames: int) -> int:
+        """Estimated working memory of one guided sample of `frames` frames (see SAMPLE_FLOATS_PER_CHANNEL)."""
+        m = self.config.model
+        channels = max(m.expand * m.latent_dim, m.latent_dim)
+        per_frame = 4 * (SAMPLE_FLOATS_PER_CHANNEL * channels + SAMPLE_FLOATS_PER_FEATURE * FEATURE_DIM) * 4
+        return int(MEMORY_MARGIN * per_frame * frames)
+
+    def max_batch(self, frames: int) -> int:
+        """How many `frames`-long samples may be denoised together in the memory free now (at least 1).
+
+        Raises GenerationError when even one sample would not fit."""
+        free = available_bytes(self.device)
+        if free is None:
+            return MAX_SAMPLES
+        need = self.sample_bytes(frames)
+        if need > free:
+            raise GenerationError(f"a {frames}-frame sample needs about {need / 2**30:.1f} GB and only "
+                                  f"{free / 2**30:.1f} GB is free on {self.device}; ask for a shorter motion")
+        return max(1, int(MEMORY_SHARE * free) // need)
+
     # -------------------------------------------------------------------------------------- generation
     @torch.inference_mode()
     def sample_features(self, texts: Sequence[str], lengths: Sequence[int], seeds: Sequence[int], *,
                         steps: Optional[int] = None, guidance: Optional[float] = None,
-                        progress: bool = False) -> torch.Tensor:
-        """One batch: features (B, T_max, 2, 262), denormalised, zero beyond each item's length.
+                        progress: Union[bool, Callable] = False) -> torch.Tensor:
+        """Features (B, T_max, 2, 262), denormalised, zero beyond each item's length.
 
-        Items of different lengths share the batch; the denoiser masks each one's padding, so an item comes out
-        as it would alone (the evaluation protocol generates at each item's ground-truth length this way).
+        Items of different lengths share the call; each one's starting noise is drawn at its own length from
+        its own seed and the denoiser masks each one's padding, so an item comes out as it would alone (the
+        evaluation protocol generates at each item's ground-truth length this way). Items are denoised in
+        batches that fit in the free memory (`max_batch`). progress: True for a bar per batch, or a callable
+        wrapping each batch's step iterable (as DDIMSampler.sample takes it).
         """
         if not (len(texts) == len(lengths) == len(seeds)):
             raise ValueError("texts, lengths and seeds must have the same length")
+        if not len(texts):
+            raise ValueError("no prompt given")
         lengths = [self.check_frames(n) for n in lengths]
-        steps = steps or self.config.diffusion.sample_steps
-        guidance = self.config.diffusion.guidance if guidance is None else float(guidance)
+        seeds = [check_seed(s) for s in seeds]
+        guidance = self._set_sampling(steps, guidance)
+        t_max = max(lengths)
+        out = torch.zeros(len(texts), t_max, 2, FEATURE_DIM)                             # (B, T, 2, 262)
+        size = self.max_batch(t_max)
+        for start in range(0, len(texts), size):
+            part = slice(start, start + size)
+            x0 = self._denoise(list(texts[part]), lengths[part], seeds[part], guidance, progress)
+            out[part, :x0.shape[1]] = x0
+        return out
+
+    def _set_sampling(self, steps: Optional[int], guidance: Optional[float]) -> float:
+        """Respace the sampler to `steps` (checked; None: the model's); returns the checked guidance scale."""
+        steps = self.check_steps(steps)
         if steps != self.sampler.steps:
             self.sampler.set_timesteps(steps)
+        return check_guidance(self.config.diffusion.guidance if guidance is None else guidance)
+
+    @torch.inference_mode()
+    def _denoise(self, texts: list[str], lengths: list[int], seeds: list[int], guidance: float,
+                 progress: Union[bool, Callable]) -> torch.Tensor:
+        """One batch through the sampler: denormalised features (B, T_max, 2, 262), zero beyond each length."""
         t_max = max(lengths)
-        x_T = torch.stack([torch.randn(t_max, 2, FEATURE_DIM, generator=torch.Generator().manual_seed(int(s)))
-                           for s in seeds])                                           # (B, T, 2, 262)
-        features, mask = self.text_encoder.encode(list(texts))
-        lengths_t = torch.tensor(lengths, dtype=torch.long, device=self.device)
-        denoise = conditioned(self.model, text_features=features.to(self.device),
-                              text_mask=mask.to(self.device), lengths=lengths_t)
-        x0 = self.sampler.sample(denoise, x_T.shape, guidance=guidance, device=self.device, x_T=x_T,
-                                 progress=progress)
-        x0 = self.normalizer.denormalize(x0.float()).cpu()
-        valid = torch.arange(t_max)[None, :] < torch.tensor(lengths)[:, None]          # (B, T)
-        return x0 * valid[:, :, None, None]
+        # Each item's noise is drawn at its own length and padded with zeros (the denoiser masks the padding).
+        # Drawn at the batch's length and cropped, it would depend on the neighbours: torch's CPU normal sampler
+        # fills the tail of a tensor whose size is not a multiple of 16 differently.
+        x_T = torch.zeros(len(texts), t_max, 2, FEATURE_DIM)                             # (B, T, 2, 262)
+        for i, (n, seed) in enumerate(zip(lengths, seeds)):
+            x_T[i, :n] = torch.randn(n, 2, FEATURE_DIM, generator=torch.Generator().manual_seed(seed))
+        valid = torch.arange(t_max)[None, :] < torch.tensor(lengths)[:, None]             # (B, T)
+        try:
+            features, mask = self.text_encoder.encode(texts)
+            denoise = conditioned(self.model, text_features=features.to(self.device),
+                                  text_mask=mask.to(self.device),
+                                  lengths=torch.tensor(lengths, dtype=torch.long, device=self.device))
+            x0 = self.sampler.sample(denoise, x_T.shape, guidance=guidance, device=self.device, x_T=x_T,
+                                     progress=progress)
+            x0 = torch.where(valid[:, :, None, None], self.normalizer.denormalize(x0.float()).cpu(), 0.0)
+        except (MemoryError, RuntimeError) as err:
+            if not is_out_of_memory(err):
+                raise
+            raise OutOfMemory(f"out of memory denoising {len(texts)} sample(s) of up to {t_max} frames together on "
+                              f"{self.device}; ask for fewer samples at a time or shorter motions",
+                              len(texts)) from None
+        if not torch.isfinite(x0).all():
+            raise GenerationError(f"the model {self.source} produced NaN or infinite values; its weights or "
+                                  "normaliser statistics are not finite (a corrupt or diverged model folder?)")
+        return x0
 
     @staticmethod
     def to_samples(texts: Sequence[str], seeds: Sequence[int], features: torch.Tensor,
@@ -173,37 +302,46 @@ class InterMambaPipeline:
             if not isinstance(text, str) or not text.strip():
                 raise ValueError("a prompt is empty; describe the interaction, e.g. 'two people shake hands'")
         frames = self.check_frames(frames)
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+        num_samples = check_count(num_samples, "num_samples")
+        check_request_size(len(texts) * num_samples)
+        check_seed(seed, "seed", num_samples)
         jobs = [(text.strip(), frames, seed + k) for text in texts for k in range(num_samples)]
         out: list[Sample] = []
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=len(jobs), desc="samples", unit="sample")
         for _, samples, _ in self.iter_batches(jobs, steps=steps, guidance=guidance, batch_size=batch_size,
                                                progress=progress):
             out += samples
-            if bar is not None:
-                bar.update(len(samples))
-        if bar is not None:
-            bar.close()
         return out
 
     def iter_batches(self, jobs: Sequence[tuple[str, int, int]], *, steps: Optional[int] = None,
                      guidance: Optional[float] = None, batch_size: int = 16, progress: bool = False):
         """Denoise (text, frames, seed) jobs in batches of equal length; yields (job indices, samples, seconds).
 
-        Jobs of one length keep their order, so a single-length request comes back in job order.
+        Jobs of one length keep their order, so a single-length request comes back in job order. A batch holds
+        at most `batch_size` jobs, fewer when the free memory asks for it. progress: one bar (stderr) over the
+        denoising steps of all batches, the batch shown in its description.
         """
+        batch_size = check_count(batch_size, "batch_size")
+        steps = self.check_steps(steps)
+        guidance = self._set_sampling(steps, guidance)
         by_length: dict[int, list[int]] = {}
-        for index, (_, frames, _) in enumerate(jobs):
-            by_length.setdefault(frames, []).append(index)
+        for index, (_, frames, seed) in enumerate(jobs):
+            check_seed(seed)
+            by_length.setdefault(self.check_frames(frames), []).append(index)
+        plan = []                                                                        # [(frames, indices)]
         for frames, indices in by_length.items():
-            for start in range(0, len(indices), batch_size):
-                chunk = indices[start:start + batch_size]
+            size = min(batch_size, self.max_batch(frames))
+            plan += [(frames, indices[start:start + size]) for start in range(0, len(indices), size)]
+        from tqdm.auto import tqdm
+
+        with tqdm(total=len(plan) * steps, unit="step", desc="denoising", disable=not progress) as bar:
+            def ticking(iterable):
+                for step in iterable:
+                    yield step
+                    bar.update(1)
+            for number, (frames, chunk) in enumerate(plan, 1):
+                bar.set_description(f"batch {number}/{len(plan)} ({len(chunk)} x {frames} frames)")
                 texts, seeds = [jobs[i][0] for i in chunk], [jobs[i][2] for i in chunk]
                 tic = time.perf_counter()
-                feats = self.sample_features(texts, [frames] * len(chunk), seeds, steps=steps, guidance=guidance,
-                                             progress=progress)
+                self._set_sampling(steps, guidance)              # the sampler is shared: respace it per batch
+                feats = self._denoise(texts, [frames] * len(chunk), seeds, guidance, ticking)
                 yield chunk, self.to_samples(texts, seeds, feats), time.perf_counter() - tic

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .errors import CLIError
+from .threads import add_threads_argument, apply_threads
 
 
 # ------------------------------------------------------------------------------------- evaluation
@@ -71,6 +72,7 @@ def _add_eval(sub):
     p.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
     p.add_argument("--name", help="the model's row name (default: the checkpoint folder's name)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    add_threads_argument(p)
     p.add_argument("--out", help="output folder (default: eval/<name>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", help="section.key=value overrides of the checkpoint's config, "
@@ -104,6 +106,14 @@ def _run_eval(args):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise CLIError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
+    if args.guidance is not None:
+        from ..pipeline import check_guidance
+
+        try:
+            check_guidance(args.guidance, "--guidance")
+        except ValueError as err:
+            raise CLIError(str(err)) from None
+    apply_threads(args.threads)
     from ..evaluation.protocol import QUICK_SAMPLE_STEPS
 
     steps = args.steps or (QUICK_SAMPLE_STEPS if args.quick else None)
@@ -113,6 +123,7 @@ def _run_eval(args):
 
         try:
             pipe = InterMambaPipeline.from_pretrained(args.checkpoint, device=args.device)
+            pipe.check_steps(steps, "--steps")
         except (ValueError, FileNotFoundError) as err:
             raise CLIError(str(err)) from None
         name = args.name or Path(pipe.source).name

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .errors import CLIError
+from .threads import add_threads_argument, apply_threads
 
 
 # -------------------------------------------------------------------------------------------- generate
@@ -23,7 +24,9 @@ def _add_generate(sub):
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--out", default="outputs", help="output folder (default: ./outputs)")
     p.add_argument("--formats", default="mp4,npy,json", help="comma list of mp4,gif,npy,bvh,json")
-    p.add_argument("--batch-size", type=int, default=16, help="samples denoised together")
+    p.add_argument("--batch-size", type=int, default=16,
+                   help="samples denoised together at most (fewer when memory is short; default 16)")
+    add_threads_argument(p)
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
 
@@ -37,8 +40,14 @@ def read_prompts(path: str) -> list[tuple[str, Optional[int]]]:
     file = Path(path)
     if not file.is_file():
         raise CLIError(f"prompt file {path!r} not found")
+    try:
+        content = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        content = "\0"
+    if "\0" in content:
+        raise CLIError(f"prompt file {path!r} is not a UTF-8 text file; write one prompt per line")
     prompts = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(content.splitlines(), 1):
         line = line.strip()
         if not line:
             continue
@@ -49,6 +58,8 @@ def read_prompts(path: str) -> list[tuple[str, Optional[int]]]:
                 frames = int(tail)
             except ValueError:
                 raise CLIError(f"{path}:{number}: '#{tail}' is not a frame count; write 'text#frames'") from None
+            if frames <= 0:
+                raise CLIError(f"{path}:{number}: the length must be a positive number of frames, got #{tail}")
         if not text.strip():
             raise CLIError(f"{path}:{number}: empty prompt")
         prompts.append((text.strip(), frames))
@@ -57,10 +68,42 @@ def read_prompts(path: str) -> list[tuple[str, Optional[int]]]:
     return prompts
 
 
+def _default_frames(args) -> int:
+    """--frames or --seconds as frames at 30 fps (default 210), checked."""
+    import math
+
+    from ..skeleton import FPS
+
+    if args.seconds is not None:
+        if not math.isfinite(args.seconds) or args.seconds <= 0:
+            raise CLIError(f"--seconds must be a finite positive number, got {args.seconds}")
+        frames = round(args.seconds * FPS)
+        if frames == 0:
+            raise CLIError(f"--seconds {args.seconds} is 0 frames at {FPS} fps; ask for at least {1 / FPS:.3f} s")
+        return frames
+    frames = DEFAULT_FRAMES if args.frames is None else args.frames
+    if frames <= 0:
+        raise CLIError(f"--frames must be positive, got {frames}")
+    return frames
+
+
+def check_out_dir(path) -> None:
+    """An output folder must be a folder (or not exist yet, below folders): checked before any work."""
+    from pathlib import Path
+
+    path = Path(path)
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                where = f"--out {path}" if folder == path else f"--out {path}: {folder}"
+                raise CLIError(f"{where} is a file, not a folder; give a folder")
+            return
+
+
 def _run_generate(args):
     from pathlib import Path
 
-    from ..export import output_files, parse_formats, safe_stem, write_sample
+    from ..export import output_files, parse_formats, safe_stem
 
     # 1. Everything that can be checked without the model, before loading it.
     prompts = [(t, None) for t in args.texts]
@@ -71,23 +114,23 @@ def _run_generate(args):
     for text, _ in prompts:
         if not text.strip():
             raise CLIError("a prompt is empty; describe the interaction, e.g. 'two people shake hands'")
-    if args.seconds is not None:
-        default_frames = round(args.seconds * 30)
-        if default_frames <= 0:
-            raise CLIError(f"--seconds must be positive, got {args.seconds}")
-    else:
-        default_frames = DEFAULT_FRAMES if args.frames is None else args.frames
-    if default_frames <= 0:
-        raise CLIError(f"--frames must be positive, got {default_frames}")
-    if args.num_samples < 1:
-        raise CLIError(f"--num-samples must be at least 1, got {args.num_samples}")
-    if args.steps is not None and args.steps < 1:
-        raise CLIError(f"--steps must be at least 1, got {args.steps}")
+    default_frames = _default_frames(args)
+    from ..pipeline import check_count, check_guidance, check_request_size, check_seed
+
     try:
+        check_count(args.num_samples, "--num-samples")
+        check_count(args.batch_size, "--batch-size")
+        check_request_size(len(prompts) * args.num_samples)
+        check_seed(args.seed, "--seed", args.num_samples)
+        if args.steps is not None:
+            check_count(args.steps, "--steps")
+        if args.guidance is not None:
+            check_guidance(args.guidance, "--guidance")
         formats = parse_formats(args.formats)
     except ValueError as err:
         raise CLIError(str(err)) from None
     out_dir = Path(args.out)
+    check_out_dir(out_dir)
     jobs, seen = [], set()
     for text, frames in prompts:
         for k in range(args.num_samples):
@@ -96,39 +139,43 @@ def _run_generate(args):
             while stem in seen:
                 stem, n = f"{base}_{n}", n + 1
             seen.add(stem)
-            jobs.append((text, frames or default_frames, args.seed + k, stem))
+            jobs.append((text, default_frames if frames is None else frames, args.seed + k, stem))
     if not args.overwrite:
         clash = [out_dir / name for *_, stem in jobs for name in output_files(stem, formats)
                  if (out_dir / name).exists()]
         if clash:
             raise CLIError(f"{clash[0]} already exists ({len(clash)} output file(s) would be replaced); "
                            "use --overwrite or another --out")
+    apply_threads(args.threads)
 
     # 2. The model.
-    from ..pipeline import InterMambaPipeline
+    from ..pipeline import GenerationError, InterMambaPipeline, OutOfMemory
 
     try:
         pipe = InterMambaPipeline.from_pretrained(args.checkpoint, device=args.device)
         for _, frames, _, _ in jobs:
             pipe.check_frames(frames)
+        steps = pipe.check_steps(args.steps, "--steps")
     except (ValueError, FileNotFoundError) as err:
         raise CLIError(str(err)) from None
 
-    # 3. Generate (same-length jobs share batches) and write.
-    from tqdm.auto import tqdm
+    # 3. Generate (same-length jobs share batches, as many as fit in memory) and write.
+    from ..export import write_sample
 
     written = 0
-    steps = args.steps or pipe.config.diffusion.sample_steps
     guidance = pipe.config.diffusion.guidance if args.guidance is None else args.guidance
-    with tqdm(total=len(jobs), desc="generating", unit="sample") as bar:
+    try:
         for indices, samples, seconds in pipe.iter_batches([j[:3] for j in jobs], steps=steps, guidance=guidance,
-                                                           batch_size=args.batch_size, progress=len(jobs) == 1):
+                                                           batch_size=args.batch_size, progress=True):
             for index, sample in zip(indices, samples):
                 record = {"model": pipe.source, "steps": steps, "guidance": guidance, "device": str(pipe.device),
                           "timings": {"batch_seconds": round(seconds, 4), "batch_size": len(samples),
                                       "seconds_per_sample": round(seconds / len(samples), 4)}}
                 written += len(write_sample(sample, out_dir, jobs[index][3], formats, record=record))
-                bar.update(1)
+    except OutOfMemory as err:
+        raise CLIError(f"{err} (e.g. --batch-size {max(1, err.batch // 2)})") from None
+    except GenerationError as err:  # a model whose output is not finite
+        raise CLIError(str(err)) from None
     print(f"wrote {written} file(s) for {len(jobs)} sample(s) to {out_dir}/")
 
 
@@ -169,17 +216,29 @@ def _add_export(sub):
     p = sub.add_parser("export", help="convert a result or dataset item (.npy) to other formats")
     p.add_argument("file", help="joints (2, T, 22, 3) or features (T, 2, 262) .npy")
     p.add_argument("--to", default="bvh", choices=["bvh"], help="target format (bvh: one file per person)")
-    p.add_argument("--out", help="output stem (default: beside the input); writes STEM_p1.bvh, STEM_p2.bvh")
+    p.add_argument("--out", help="output stem, or a folder (an existing one, or ending in /); writes STEM_p1.bvh, "
+                                 "STEM_p2.bvh (default: beside the input, named after its sample)")
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--overwrite", action="store_true")
 
 
 def _run_export(args):
+    import os
     from pathlib import Path
 
-    from ..export import load_motion_npy, write_bvh_files
+    from ..export import load_motion_npy, sample_stem, write_bvh_files
 
-    stem = Path(args.out) if args.out else Path(args.file).with_suffix("")
+    if args.fps <= 0:
+        raise CLIError(f"--fps must be positive, got {args.fps}")
+    name = sample_stem(args.file)                        # x_features.npy -> x, as generate names x_p1.bvh
+    if not args.out:
+        stem = Path(args.file).with_name(name)
+    elif args.out.endswith(("/", os.sep)) or Path(args.out).is_dir():
+        check_out_dir(args.out)
+        stem = Path(args.out) / name
+    else:
+        check_out_dir(Path(args.out).parent)
+        stem = Path(args.out)
     targets = [stem.parent / f"{stem.name}_p{i}.bvh" for i in (1, 2)]
     clash = [t for t in targets if t.exists()]
     if clash and not args.overwrite:

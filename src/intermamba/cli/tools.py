@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .errors import CLIError
+from .threads import add_threads_argument, apply_threads
 
 
 # ------------------------------------------------------------------------------------------------ info
@@ -45,23 +46,28 @@ def _add_bench(sub):
     p.add_argument("--scan-backend", default="auto",
                    help="selective-scan backend for the model runs: auto (mamba_ssm, else triton on CUDA; native, "
                         "else fused on CPU), ref, fused, native, triton or mamba_ssm")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    add_threads_argument(p, default_help="torch's choice; OMP_NUM_THREADS if set")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _run_bench(args):
-    import torch
+def _default(value, default):
+    return default if value is None else value
 
+
+def _run_bench(args):
     from .. import bench
     from ..ops import scan_backend
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    for flag in ("frames", "repeats", "sample_steps", "sample_repeats"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise CLIError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
+    apply_threads(args.threads, pick_default=False)
     progress = not args.no_progress
     if args.scan:
         shapes = bench.SCAN_SHAPES[:1] if args.quick else bench.SCAN_SHAPES
         rows = bench.scan_benchmark(shapes, backends=bench.scan_backends_for(args.device),
-                                    repeats=args.repeats or (2 if args.quick else 3), device=args.device,
+                                    repeats=_default(args.repeats, 2 if args.quick else 3), device=args.device,
                                     progress=progress)
         print(bench.format_scan_table(rows))
         if args.json:
@@ -72,6 +78,8 @@ def _run_bench(args):
             list(bench.QUICK_SWEEP_FRAMES if args.quick else bench.SWEEP_FRAMES)
     except ValueError:
         raise CLIError(f"--sweep must be comma-separated integers, got {args.sweep!r}") from None
+    if any(n < 1 for n in sweep):
+        raise CLIError(f"--sweep lengths must be at least 1, got {args.sweep!r}")
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     baseline = None if args.baseline.lower() == "none" else args.baseline
     usable = ["auto", *bench.scan_backends_for(args.device)]
@@ -82,9 +90,9 @@ def _run_bench(args):
         with scan_backend(args.scan_backend):
             result = bench.run_bench(
                 configs, baseline=baseline, frames=args.frames, device=args.device, dtype=args.dtype,
-                compile_model=args.compile, repeats=args.repeats or (2 if args.quick else 5),
-                sample_steps=args.sample_steps or (10 if args.quick else 50),
-                sample_repeats=args.sample_repeats or (1 if args.quick else 2), sweep=sweep, progress=progress)
+                compile_model=args.compile, repeats=_default(args.repeats, 2 if args.quick else 5),
+                sample_steps=_default(args.sample_steps, 10 if args.quick else 50),
+                sample_repeats=_default(args.sample_repeats, 1 if args.quick else 2), sweep=sweep, progress=progress)
     except ValueError as err:
         raise CLIError(str(err)) from None
     print(bench.format_table(result))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .errors import CLIError
+from .threads import add_threads_argument, apply_threads
 
 
 # ----------------------------------------------------------------------------------------------- train
@@ -18,6 +19,7 @@ def _add_train(sub):
                        help="require a checkpoint in the run folder and continue from it")
     group.add_argument("--fresh", dest="resume", action="store_false",
                        help="refuse to start if the run folder already holds a run")
+    add_threads_argument(p)
 
 
 def _run_train(args):
@@ -28,6 +30,7 @@ def _run_train(args):
     from ..text import TextEncoderError
 
     cfg = load_config(args.config, args.overrides)
+    apply_threads(args.threads)
     try:
         run_dir = train(cfg, run_dir=args.run_dir, resume=args.resume)
     except (TrainingError, TextEncoderError) as err:
