@@ -1,6 +1,6 @@
 """The matched-budget study on the procedural world: InterMamba vs InterGen at one size, plus the ablations.
 
-    python scripts/procedural_study.py train --runs ~/runs/study --steps 3000 --jobs 2   # resumable
+    python scripts/procedural_study.py train --runs ~/runs/study --steps 1500 --jobs 2   # resumable
     python scripts/procedural_study.py eval --runs ~/runs/study --replications 3
     python scripts/procedural_study.py report --runs ~/runs/study
 
@@ -146,7 +146,7 @@ def main() -> None:
         p = sub.add_parser(verb)
         p.add_argument("--runs", type=Path, default=Path("runs/study"), help="the study's run folders")
         if verb == "train":
-            p.add_argument("--steps", type=int, default=3000, help="optimiser steps per run (the budget)")
+            p.add_argument("--steps", type=int, default=1500, help="optimiser steps per run (the budget)")
             p.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each")
             p.add_argument("--only", help="comma-separated config names")
         if verb == "eval":

@@ -268,6 +268,23 @@ def test_cli_eval_with_a_model_checkpoint(cli_evaluator, interhuman_root, tmp_pa
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
         assert not (tmp_path / "c").exists()
+    # Several checkpoints in one run: every model meets the same captions, lengths and seeds, so a model's row is
+    # the one it gets alone; two rows of one name, or names that do not pair with the checkpoints, are one line.
+    torch.manual_seed(1)
+    other_model = build_model(cfg)
+    with torch.no_grad():
+        other_model.output_proj.weight.normal_(0.0, 0.05)     # untrained models all predict zeros: make it differ
+    other = save_pretrained(tmp_path / "other", other_model, cfg, compute_normalizer(build_dataset(cfg.data, "train")))
+    both = ["eval", "--checkpoint", str(folder), "--checkpoint", str(other), "--name", "tiny", "--name", "other",
+            *args[3:args.index("--name")], *args[args.index("--name") + 2:]]
+    assert main(both + ["--out", str(tmp_path / "d")]) == 0
+    d = json.loads((tmp_path / "d" / "results.json").read_text())
+    assert list(d["summary"]) == [REAL, "tiny", "other"]
+    assert d["summary"]["tiny"] == a["summary"]["tiny"]
+    assert d["summary"]["other"] != a["summary"]["tiny"]
+    capsys.readouterr()
+    assert main(both[:5] + both[7:] + ["--out", str(tmp_path / "e")]) == 2          # one --name for two models
+    assert "one --name per --checkpoint" in capsys.readouterr().err
 
 
 def test_cli_eval_bad_inputs(cli_evaluator, tmp_path, capsys):

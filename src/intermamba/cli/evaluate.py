@@ -54,7 +54,8 @@ def _add_eval(sub):
                        description="Generate every test item at its ground-truth length, embed with the evaluator "
                                    "and report mean and 95%% confidence interval over replications, with a 'Real' "
                                    "row; writes OUT/results.json and OUT/results.md.")
-    p.add_argument("--checkpoint", help="exported model folder (default: the shipped demo model)")
+    p.add_argument("--checkpoint", action="append", help="exported model folder (default: the shipped demo "
+                        "model); repeat it to score several models in one run (the same captions, lengths and seeds)")
     p.add_argument("--evaluator", help="evaluator.safetensors from `intermamba train-evaluator`, or InterGen's "
                                        "interclip.ckpt (default: the shipped procedural-world evaluator, if any)")
     p.add_argument("--dataset", help="synthetic, or NAME:ROOT with NAME interhuman, interx or bvh "
@@ -70,7 +71,8 @@ def _add_eval(sub):
     p.add_argument("--seed", type=int, help="protocol seed (default: eval.seed)")
     p.add_argument("--steps", type=int, help="DDIM steps (default: the model's)")
     p.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
-    p.add_argument("--name", help="the model's row name (default: the checkpoint folder's name)")
+    p.add_argument("--name", action="append", help="the model's row name (default: the checkpoint folder's name); "
+                                                   "one per --checkpoint when repeated")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     add_threads_argument(p)
     p.add_argument("--out", help="output folder (default: eval/<name>)")
@@ -117,17 +119,24 @@ def _run_eval(args):
     from ..evaluation.protocol import QUICK_SAMPLE_STEPS
 
     steps = args.steps or (QUICK_SAMPLE_STEPS if args.quick else None)
-    generators, pipe = {}, None
+    generators, pipes = {}, []
     if not args.real_only:
         from ..pipeline import InterMambaPipeline
 
-        try:
-            pipe = InterMambaPipeline.from_pretrained(args.checkpoint, device=args.device)
-            pipe.check_steps(steps, "--steps")
-        except (ValueError, FileNotFoundError) as err:
-            raise CLIError(str(err)) from None
-        name = args.name or Path(pipe.source).name
-        generators[name] = pipeline_generator(pipe, steps=steps, guidance=args.guidance)
+        checkpoints = args.checkpoint or [None]
+        if args.name and len(args.name) != len(checkpoints):
+            raise CLIError(f"give one --name per --checkpoint ({len(checkpoints)} checkpoints, {len(args.name)} names)")
+        for k, checkpoint in enumerate(checkpoints):
+            try:
+                pipes.append(InterMambaPipeline.from_pretrained(checkpoint, device=args.device))
+                pipes[-1].check_steps(steps, "--steps")
+            except (ValueError, FileNotFoundError) as err:
+                raise CLIError(str(err)) from None
+            name = args.name[k] if args.name else Path(pipes[-1].source).name
+            if name in generators:
+                raise CLIError(f"two models are called {name!r}; give each --checkpoint its own --name")
+            generators[name] = pipeline_generator(pipes[-1], steps=steps, guidance=args.guidance)
+    pipe = pipes[0] if pipes else None      # its config, device and text encoder serve the protocol
     cfg = load_config(pipe.config if pipe is not None else "demo", args.overrides)
     data_cfg = _eval_data_config(args.dataset, cfg.data) if args.dataset else cfg.data
     try:
@@ -142,7 +151,7 @@ def _run_eval(args):
                           progress=not args.no_progress)
     except ValueError as err:
         raise CLIError(str(err)) from None
-    result.info.update({"checkpoint": pipe.source if pipe is not None else None,
+    result.info.update({"checkpoint": [p.source for p in pipes] if len(pipes) > 1 else pipe.source if pipe else None,
                         "evaluator": str(args.evaluator or DEFAULT_EVALUATOR),
                         "dataset": data_cfg.dataset, "root": data_cfg.root, "split": args.split or cfg.eval.split,
                         "steps": None if pipe is None else steps or cfg.diffusion.sample_steps,
