@@ -1,7 +1,7 @@
 """The matched-budget study on the procedural world: InterMamba vs InterGen at one size, plus the ablations.
 
     python scripts/procedural_study.py train --runs ~/runs/study --steps 1500 --jobs 2   # resumable
-    python scripts/procedural_study.py eval --runs ~/runs/study --replications 3
+    python scripts/procedural_study.py eval --runs ~/runs/study --only InterMamba,InterGen --also-guidance
     python scripts/procedural_study.py report --runs ~/runs/study
 
 `train` runs `intermamba train` for every study config (configs/study_*.yaml: the same text encoder, data, diffusion
@@ -9,7 +9,8 @@ settings, batch, LR schedule, seed and step budget; only the model differs), `--
 thread (OMP_NUM_THREADS=1: on a small CPU one run per core is faster than one run on all of them). A killed run
 continues where it stopped when the command is run again. `eval` scores every finished export in ONE protocol run
 (the same captions, lengths and noise seeds for every model) with the shipped procedural-world evaluator and writes
-results.json / results.md to the run folder. `report` draws the loss curves of every run on one plot and the
+results.json / results.md to the run folder (runs over subsets of the models merge into one table, since each
+model's row is the same whatever else is evaluated). `report` draws the loss curves of every run on one plot and the
 InterMamba run's fusion weights (Fig. 8), copies each run's fp16 export and metrics log into docs/results/, and
 prints the table for docs/results/procedural-study.md.
 """
@@ -62,22 +63,50 @@ def _eval(args) -> None:
     from intermamba.evaluation import DEFAULT_EVALUATOR, Evaluator, evaluate, pipeline_generator, resolve_settings
 
     torch.set_num_threads(args.threads)
-    pipes = {name: InterMambaPipeline.from_pretrained(args.runs / config / "export")
-             for name, config in STUDY.items() if (args.runs / config / "export" / "config.json").is_file()}
+    wanted = args.only.split(",") if args.only else list(STUDY)
+    pipes = {name: InterMambaPipeline.from_pretrained(args.runs / STUDY[name] / "export")
+             for name in wanted if (args.runs / STUDY[name] / "export" / "config.json").is_file()}
     if not pipes:
-        sys.exit(f"no finished exports under {args.runs}; run `train` first")
+        sys.exit(f"no finished exports under {args.runs} for {wanted}; run `train` first")
     cfg = load_config("study_intermamba", [f"eval.mm_num_samples={args.mm[0]}", f"eval.mm_num_repeats={args.mm[1]}",
                                            f"eval.mm_num_times={args.mm[2]}"])
-    settings = resolve_settings(cfg.eval, replications=args.replications)
+    settings = resolve_settings(cfg.eval, replications=args.replications, max_items=args.max_items)
     first = next(iter(pipes.values()))
     evaluator = Evaluator.load(DEFAULT_EVALUATOR, text_encoder=first.text_encoder)
     dataset = build_dataset(cfg.data, "test")
     generators = {name: pipeline_generator(pipe, steps=args.sample_steps) for name, pipe in pipes.items()}
+    for scale in args.also_guidance:      # the main pair again at other guidance scales (merging vs guidance)
+        for name in ("InterMamba", "InterGen"):
+            if name in pipes:
+                generators[f"{name} (guidance {scale:g})"] = pipeline_generator(pipes[name], steps=args.sample_steps,
+                                                                                guidance=scale)
     result = evaluate(dataset, evaluator, generators, settings, collate_fn=collate)
     result.info.update({"steps": args.sample_steps, "evaluator": str(DEFAULT_EVALUATOR), "split": "test"})
-    json_path, md_path = result.save(args.runs / "eval")
+    # Every model meets the same captions, lengths and seeds whatever else is in the run, so runs over subsets
+    # of the models are one table (`report` merges them and checks that their Real rows agree).
+    json_path, md_path = result.save(args.runs / f"eval-{args.tag or '-'.join(STUDY[n] for n in pipes)}")
     print(result.to_markdown())
     print(f"wrote {json_path} and {md_path}")
+
+
+def merged_results(runs: Path):
+    """One EvalResult from every eval-*/results.json under `runs` (same settings and Real row required)."""
+    import json
+
+    from intermamba.evaluation.protocol import EvalResult, ProtocolSettings
+
+    parts = [json.loads(path.read_text()) for path in sorted(runs.glob("eval-*/results.json"))]
+    if not parts:
+        return None
+    base = parts[0]
+    values, info = dict(base["replications"]), dict(base["info"])
+    for part in parts[1:]:
+        if part["settings"] != base["settings"] or part["replications"]["Real"] != base["replications"]["Real"]:
+            sys.exit("eval runs with different settings cannot be merged into one table")
+        values.update({row: v for row, v in part["replications"].items() if row != "Real"})
+    order = ["Real"] + [row for name in STUDY for row in values if row == name or row.startswith(name + " (")]
+    values = {row: values[row] for row in dict.fromkeys(order) if row in values}
+    return EvalResult(values, ProtocolSettings(**base["settings"]), info)
 
 
 def _losses(run: Path) -> tuple[list[int], list[float]]:
@@ -132,11 +161,11 @@ def _report(args) -> None:
     run = args.runs / STUDY["InterMamba"]
     if run.is_dir():
         print(f"wrote {plot_fusion(run, out / 'fusion-intermamba.png')}")
-    results = args.runs / "eval" / "results.md"
-    if results.is_file():
-        shutil.copy2(results, out / "results.md")
-        shutil.copy2(args.runs / "eval" / "results.json", out / "results.json")
-        print(results.read_text())
+    result = merged_results(args.runs)
+    if result is not None:
+        json_path, md_path = result.save(out)
+        print(result.to_markdown())
+        print(f"wrote {json_path} and {md_path}")
 
 
 def main() -> None:
@@ -151,10 +180,15 @@ def main() -> None:
             p.add_argument("--only", help="comma-separated config names")
         if verb == "eval":
             p.add_argument("--replications", type=int, default=3)
-            p.add_argument("--sample-steps", type=int, default=50, help="DDIM steps (the default sampler's 50)")
-            p.add_argument("--mm", type=int, nargs=3, default=(20, 10, 5), metavar=("TEXTS", "REPEATS", "PAIRS"),
+            p.add_argument("--sample-steps", type=int, default=10, help="DDIM steps (10: the CPU-sized protocol)")
+            p.add_argument("--max-items", type=int, default=96, help="test items (96: one R-Precision batch)")
+            p.add_argument("--only", help="comma-separated row names (default: every finished run)")
+            p.add_argument("--tag", help="name of this eval run's folder, eval-TAG")
+            p.add_argument("--mm", type=int, nargs=3, default=(10, 5, 5), metavar=("TEXTS", "REPEATS", "PAIRS"),
                            help="MModality: texts x generations x index pairs")
             p.add_argument("--threads", type=int, default=2)
+            p.add_argument("--also-guidance", type=float, nargs="*", default=[],
+                           help="extra rows: InterMamba and InterGen at these guidance scales (default 1.0)")
     args = parser.parse_args()
     args.runs = args.runs.expanduser()
     args.runs.mkdir(parents=True, exist_ok=True)
