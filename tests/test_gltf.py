@@ -24,9 +24,9 @@ CM = 0.01
 TOOLS = cache_dir("test-tools")   # npm and pip installs of the checking tools, kept between runs
 
 
-def _motion(T=40, seed=0):
-    """Two people moving smoothly on our skeleton, with stretching bones like a generated motion's, and
-    features whose 6D channels carry rotations with twists."""
+def _motion(T=40, seed=0, stretch=0.02):
+    """Two people moving smoothly on our skeleton, their bones stretching by about `stretch` like a generated
+    motion's (0: rigid), and features whose 6D channels carry the rotations, twists included."""
     g = torch.Generator().manual_seed(seed)
     t = torch.linspace(0, 1, T, dtype=torch.float64)[:, None, None]
     amp, phase = torch.randn(2, 1, 22, 3, generator=g, dtype=torch.float64) * 0.6, torch.rand(2, 1, 22, 3, generator=g)
@@ -34,8 +34,8 @@ def _motion(T=40, seed=0):
     s = t[:, 0, 0]                                                                          # (T,)
     root = torch.stack([torch.stack([0.8 * s - 0.5, 0.95 + 0.05 * s, 0.3 * s], -1),          # (2, T, 3)
                         torch.stack([0.6 - 0.4 * s, 0.9 + 0 * s, 0.7 + 0 * s], -1)])
-    stretch = 1 + 0.02 * torch.randn(2, T, 22, 1, generator=g, dtype=torch.float64)
-    joints = skeleton.forward_kinematics(local, root, skeleton.REST_OFFSETS.double() * stretch)
+    scale = 1 + stretch * torch.randn(2, T, 22, 1, generator=g, dtype=torch.float64)
+    joints = skeleton.forward_kinematics(local, root, skeleton.REST_OFFSETS.double() * scale)
     features = np.zeros((T, 2, skeleton.FEATURE_DIM))
     features[..., skeleton.ROT] = rotations.matrix_to_rot6d(local[:, :, 1:]).numpy().transpose(1, 0, 2, 3).reshape(T, 2, -1)
     return joints.numpy(), features
