@@ -205,3 +205,68 @@ def test_glb_passes_the_khronos_validator(tmp_path, gltf_validator):
     # one person alone is a valid file as well
     report = gltf_validator(write_glb_file(tmp_path / "solo.glb", joints[:1], features[:, :1]))
     assert report["issues"]["numErrors"] == 0, report["issues"]["messages"]
+
+
+# ------------------------------------------------------------------------------------------- Blender
+_BLENDER_SCRIPT = """
+import sys
+import bpy
+import numpy as np
+
+glb, names, out = sys.argv[1], sys.argv[2].split(","), sys.argv[3]
+bpy.ops.wm.read_factory_settings(use_empty=True)
+scene = bpy.context.scene
+scene.render.fps = 30                     # keyframes land on whole frames: frame = seconds * 30
+bpy.ops.import_scene.gltf(filepath=glb)
+bones = {b.name: (arm, b) for arm in scene.objects if arm.type == "ARMATURE" for b in arm.pose.bones}
+actions = [o.animation_data.action for o in scene.objects if o.animation_data and o.animation_data.action]
+first, last = (round(f) for f in actions[0].frame_range)
+frames = []
+for f in range(first, last + 1):
+    scene.frame_set(f)
+    frames.append([list(bones[n][0].matrix_world @ bones[n][1].head) for n in names])
+np.save(out, np.array(frames))            # (T, N, 3) in Blender's Z-up world
+"""
+
+
+@pytest.fixture(scope="session")
+def bpy_path():
+    """A PYTHONPATH under which `import bpy` (Blender as a module) works: pip-installed into the tools cache."""
+    env_path = ""
+    probe = [sys.executable, "-c", "import bpy"]
+    if subprocess.run(probe, capture_output=True, timeout=300).returncode != 0:
+        target = TOOLS / "bpy"
+        if not (target / "bpy").is_dir():
+            try:
+                done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target),
+                                       "bpy"], capture_output=True, text=True, timeout=1200)
+            except subprocess.TimeoutExpired:
+                pytest.skip("pip install bpy took over 20 minutes")
+            if done.returncode != 0:
+                pytest.skip(f"pip install bpy failed (no wheel for this Python?): "
+                            f"{(done.stderr.strip().splitlines() or ['?'])[-1]}")
+        env_path = str(target)
+        if subprocess.run(probe, capture_output=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": env_path}).returncode != 0:
+            pytest.skip(f"bpy is installed in {target} but does not import on this machine")
+    return env_path
+
+
+@pytest.mark.slow
+def test_blender_imports_the_glb_with_the_joints_in_place(tmp_path, bpy_path):
+    joints, features = _motion(T=30)
+    np.save(tmp_path / "x_joints.npy", joints)
+    glb = write_glb_file(tmp_path / "x.glb", joints, features)
+    script = tmp_path / "blender_joints.py"
+    script.write_text(textwrap.dedent(_BLENDER_SCRIPT))
+    names = [f"p{k + 1}_{n}" for k in range(2) for n in skeleton.JOINT_NAMES]
+    env = {**os.environ, "PYTHONPATH": bpy_path} if bpy_path else None
+    done = subprocess.run([sys.executable, str(script), str(glb), ",".join(names), str(tmp_path / "out.npy")],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    z_up = np.load(tmp_path / "out.npy")                                           # (T, 44, 3)
+    y_up = np.stack([z_up[..., 0], z_up[..., 2], -z_up[..., 1]], axis=-1)          # Blender's import turned Y up into Z up
+    back = y_up.reshape(-1, 2, 22, 3).transpose(1, 0, 2, 3)
+    assert back.shape == joints.shape
+    err = np.linalg.norm(back - np.load(tmp_path / "x_joints.npy"), axis=-1)
+    assert err.max() < CM, err.max()
