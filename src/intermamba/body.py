@@ -11,8 +11,6 @@ carries it as a skinned mesh; a renderer poses it with `pose_vertices`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
-
 import numpy as np
 
 from .skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, REST_OFFSETS
@@ -116,7 +114,7 @@ def _side_free(name: str) -> str:
     return name[2:] if name[:2] in ("l_", "r_") else name
 
 
-def pose_vertices(mesh: BodyMesh, world_rotations, joints, normals: Optional[bool] = False):
+def pose_vertices(mesh: BodyMesh, world_rotations, joints, normals: bool = False):
     """The mesh posed: world_rotations (..., 22, 3, 3) and joints (..., 22, 3) as from
     skeleton.forward_kinematics(..., return_global=True) -> vertices (..., V, 3) (and normals when asked).
 

@@ -1,13 +1,13 @@
 """Animated glTF 2.0 binaries (.glb): people as skinned bodies on our skeleton, written with numpy alone.
 
-One file holds every person of a sample. Per person: a node tree of the 22 joints (named `p1_pelvis`, ...,
-SMPL order, translations = that person's bones), a skinned mesh (`body.body_mesh`, one material and colour
-per person), and in the one animation a rotation and a translation channel per joint, sampled at the
-motion's frame rate (LINEAR: glTF slerps rotations between samples). The translations carry each frame's own
-bone vectors, so the joints land exactly on the motion's positions even where a generated motion's bones
-stretch a little (a rigid skeleton would be off by that much); the nodes' rest translations are the mean
-bones, which also shape the body mesh. Units are metres, +Y is
-up and people face +Z in the rest pose, as in glTF itself, so no axis is converted. The nodes' static
+One file holds every person of a sample. Per person: a node `person1` holding the tree of the 22 joints
+(named `p1_pelvis`, ..., SMPL order; Blender makes it one armature), a skinned mesh at the scene's root
+(`body.body_mesh`, one material and colour per person), and in the one animation a rotation and a
+translation channel per joint, sampled at the motion's frame rate (LINEAR: glTF slerps rotations between
+samples). The translations carry each frame's own bone vectors, so the joints land exactly on the motion's
+positions even where a generated motion's bones stretch a little (a rigid skeleton would be off by that
+much); the nodes' rest translations are the mean bones, which also shape the body mesh. Units are metres, +Y
+is up and people face +Z in the rest pose, as in glTF itself, so no axis is converted. The nodes' static
 transforms are the first frame, so a viewer that ignores the animation still shows a posed body.
 
 Layout of the binary (glTF 2.0 spec, "GLB File Format Specification"): a 12-byte header, a JSON chunk padded
@@ -112,6 +112,7 @@ def glb_bytes(poses: Sequence, fps: float, *, colors: Optional[Sequence[str]] = 
         offsets = pose.offsets.numpy()
         quats = [_quaternions(pose.local[:, j]) for j in range(NUM_JOINTS)]       # 22 x (T, 4)
         moves = _local_translations(pose).astype(np.float32)                      # (T, 22, 3)
+        nodes.append({"name": name, "children": [len(nodes) + 1]})                # holds the skeleton
         first = len(nodes)                                                         # node of joint 0
         for j in range(NUM_JOINTS):
             node = {"name": f"p{k + 1}_{JOINT_NAMES[j]}", "rotation": quats[j][0].tolist(),
@@ -142,7 +143,7 @@ def glb_bytes(poses: Sequence, fps: float, *, colors: Optional[Sequence[str]] = 
                       "inverseBindMatrices": buf.add(_column_major(ibm))})
         # a skinned mesh's node stays at the scene's root: glTF ignores its parents' transforms anyway
         nodes.append({"name": f"{name}_body", "mesh": k, "skin": k})
-        scene += [first, len(nodes) - 1]
+        scene += [first - 1, len(nodes) - 1]
         tracks = [(first + j, path, values) for j in range(NUM_JOINTS)
                   for path, values in (("translation", moves[:, j]), ("rotation", quats[j]))]
         for node, path, values in tracks:
