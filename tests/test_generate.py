@@ -93,6 +93,23 @@ def test_generate_cli_writes_every_format(tiny_export, tmp_path):
     assert not np.allclose(np.load(out / "two_people_shake_hands_seed6_joints.npy"), joints)
 
 
+def test_generate_writes_bodies_and_smpl_parameters(tiny_export, tmp_path):
+    from test_gltf import glb_joints, read_glb
+
+    out = tmp_path / "out"
+    assert run_cli("generate", "two people hug", "--frames", FRAMES, "--seed", 0, "--checkpoint", tiny_export,
+                   "--out", out, "--formats", "npy,glb,smpl") == 0
+    stem = "two_people_hug_seed0"
+    assert sorted(p.name for p in out.iterdir()) == sorted(output_files(stem, ["npy", "glb", "smpl"]))
+    joints = np.load(out / f"{stem}_joints.npy")
+    # the glb's skeletons, posed by glTF's rules, stand on the generated joints (stretching bones included)
+    back = glb_joints(*read_glb((out / f"{stem}.glb").read_bytes()))
+    assert np.linalg.norm(back - joints, axis=-1).max() < 0.01
+    for k in (1, 2):
+        params = np.load(out / f"{stem}_p{k}_smpl.npz")
+        assert params["poses"].shape == (FRAMES, 72) and params["trans"].shape == (FRAMES, 3)
+
+
 def _mp4_frames(path):
     import imageio.v2 as imageio
 

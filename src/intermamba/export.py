@@ -1,4 +1,5 @@
-"""Writing results: npy arrays, videos, BVH (one file per person), and a JSON record per sample.
+"""Writing results: npy arrays, videos, BVH and SMPL parameters (one file per person), an animated glTF
+binary with both people as bodies, and a JSON record per sample.
 
 Every file is written atomically and every target is checked before anything is generated, so a run that
 fails leaves no half-written output behind. File names derive from the prompt (`safe_stem`).
@@ -16,8 +17,9 @@ import numpy as np
 from .fileio import atomic_path, atomic_write_text
 from .skeleton import FEATURE_DIM, FPS, NUM_JOINTS
 
-FORMATS = ("mp4", "gif", "npy", "bvh", "json")
+FORMATS = ("mp4", "gif", "npy", "bvh", "glb", "smpl", "json")
 DEFAULT_FORMATS = ("mp4", "npy", "json")
+RIG_FORMATS = ("bvh", "glb", "smpl")   # motion on a rigged skeleton: what `intermamba export --to` converts to
 STEM_CHARS = 48  # InterGen names results after the first 48 characters of the prompt
 
 
@@ -41,7 +43,8 @@ def safe_stem(text: str, max_chars: int = STEM_CHARS) -> str:
 def output_files(stem: str, formats: Sequence[str]) -> list[str]:
     """The file names one sample produces for `formats`."""
     names = {"mp4": [f"{stem}.mp4"], "gif": [f"{stem}.gif"], "json": [f"{stem}.json"],
-             "npy": [f"{stem}_joints.npy", f"{stem}_features.npy"], "bvh": [f"{stem}_p1.bvh", f"{stem}_p2.bvh"]}
+             "npy": [f"{stem}_joints.npy", f"{stem}_features.npy"], "bvh": [f"{stem}_p1.bvh", f"{stem}_p2.bvh"],
+             "glb": [f"{stem}.glb"], "smpl": [f"{stem}_p1_smpl.npz", f"{stem}_p2_smpl.npz"]}
     return [n for f in formats for n in names[f]]
 
 
@@ -99,6 +102,40 @@ def write_bvh_files(stem_path: Union[str, Path], joints: np.ndarray, features: O
     return write_pair_bvh(stem_path, joints, features=features, fps=fps)
 
 
+def write_glb_file(path: Union[str, Path], joints: np.ndarray, features: Optional[np.ndarray] = None,
+                   fps: int = FPS) -> Path:
+    """Both people as animated bodies in one glTF binary (`gltf.write_glb`), posed like the BVH export."""
+    from .data.bvh import fit_poses
+    from .gltf import write_glb
+
+    return write_glb(path, fit_poses(joints, features=features), fps)
+
+
+def write_smpl_files(stem_path: Union[str, Path], joints: np.ndarray, features: Optional[np.ndarray] = None,
+                     fps: int = FPS) -> list[Path]:
+    """One AMASS-style SMPL parameter file per person (`smpl.write_smpl_npz`): `<stem>_p1_smpl.npz`, ..."""
+    from .data.bvh import fit_poses
+    from .smpl import write_smpl_npz
+
+    stem_path = Path(stem_path)
+    poses = fit_poses(joints, features=features)
+    return [write_smpl_npz(stem_path.parent / f"{stem_path.name}_p{k + 1}_smpl.npz", pose.local, pose.root, fps)
+            for k, pose in enumerate(poses)]
+
+
+def write_rig_files(stem_path: Union[str, Path], fmt: str, joints: np.ndarray,
+                    features: Optional[np.ndarray] = None, fps: int = FPS) -> list[Path]:
+    """Write one of RIG_FORMATS for a sample whose files are named `<stem_path>...` (see output_files)."""
+    stem_path = Path(stem_path)
+    if fmt == "bvh":
+        return write_bvh_files(stem_path, joints, features, fps=fps)
+    if fmt == "glb":
+        return [write_glb_file(stem_path.parent / f"{stem_path.name}.glb", joints, features, fps=fps)]
+    if fmt == "smpl":
+        return write_smpl_files(stem_path, joints, features, fps=fps)
+    raise ValueError(f"unknown rig format {fmt!r}; choose from {', '.join(RIG_FORMATS)}")
+
+
 def write_sample(sample, out_dir: Union[str, Path], stem: str, formats: Sequence[str], *,
                  record: Optional[dict] = None) -> list[Path]:
     """Write one pipeline `Sample` in each format; returns the written paths."""
@@ -114,8 +151,8 @@ def write_sample(sample, out_dir: Union[str, Path], stem: str, formats: Sequence
 
             render_video(sample.joints, out_dir / f"{stem}.{fmt}", title=sample.text, fps=sample.fps)
             written.append(out_dir / f"{stem}.{fmt}")
-        elif fmt == "bvh":
-            written += write_bvh_files(out_dir / stem, sample.joints, sample.features, fps=sample.fps)
+        elif fmt in RIG_FORMATS:
+            written += write_rig_files(out_dir / stem, fmt, sample.joints, sample.features, fps=sample.fps)
         elif fmt == "json":
             info = {"text": sample.text, "seed": sample.seed, "frames": sample.frames, "fps": sample.fps,
                     "seconds": sample.frames / sample.fps, "files": output_files(stem, formats)}

@@ -23,7 +23,7 @@ def _add_generate(sub):
     p.add_argument("--checkpoint", help="exported model folder (default: the shipped demo model)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--out", default="outputs", help="output folder (default: ./outputs)")
-    p.add_argument("--formats", default="mp4,npy,json", help="comma list of mp4,gif,npy,bvh,json")
+    p.add_argument("--formats", default="mp4,npy,json", help="comma list of mp4,gif,npy,bvh,glb,smpl,json")
     p.add_argument("--batch-size", type=int, default=16,
                    help="samples denoised together at most (fewer when memory is short; default 16)")
     add_threads_argument(p)
@@ -215,9 +215,11 @@ def _run_render(args):
 def _add_export(sub):
     p = sub.add_parser("export", help="convert a result or dataset item (.npy) to other formats")
     p.add_argument("file", help="joints (2, T, 22, 3) or features (T, 2, 262) .npy")
-    p.add_argument("--to", default="bvh", choices=["bvh"], help="target format (bvh: one file per person)")
-    p.add_argument("--out", help="output stem, or a folder (an existing one, or ending in /); writes STEM_p1.bvh, "
-                                 "STEM_p2.bvh (default: beside the input, named after its sample)")
+    p.add_argument("--to", default="bvh", choices=["bvh", "glb", "smpl"],
+                   help="target format: bvh (STEM_p1.bvh, STEM_p2.bvh), glb (STEM.glb, both people as animated "
+                        "bodies) or smpl (STEM_p1_smpl.npz, STEM_p2_smpl.npz, AMASS-style SMPL parameters)")
+    p.add_argument("--out", help="output stem, or a folder (an existing one, or ending in /) "
+                                 "(default: beside the input, named after its sample)")
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--overwrite", action="store_true")
 
@@ -226,11 +228,11 @@ def _run_export(args):
     import os
     from pathlib import Path
 
-    from ..export import load_motion_npy, sample_stem, write_bvh_files
+    from ..export import load_motion_npy, output_files, sample_stem, write_rig_files
 
     if args.fps <= 0:
         raise CLIError(f"--fps must be positive, got {args.fps}")
-    name = sample_stem(args.file)                        # x_features.npy -> x, as generate names x_p1.bvh
+    name = sample_stem(args.file)                        # x_features.npy -> x, as generate names x_p1.bvh, x.glb
     if not args.out:
         stem = Path(args.file).with_name(name)
     elif args.out.endswith(("/", os.sep)) or Path(args.out).is_dir():
@@ -239,7 +241,9 @@ def _run_export(args):
     else:
         check_out_dir(Path(args.out).parent)
         stem = Path(args.out)
-    targets = [stem.parent / f"{stem.name}_p{i}.bvh" for i in (1, 2)]
+        if stem.suffix in (".bvh", ".glb", ".npz"):      # --out walk.glb names the stem walk
+            stem = stem.with_suffix("")
+    targets = [stem.parent / n for n in output_files(stem.name, [args.to])]
     clash = [t for t in targets if t.exists()]
     if clash and not args.overwrite:
         raise CLIError(f"{clash[0]} already exists; use --overwrite or another --out")
@@ -247,7 +251,11 @@ def _run_export(args):
         joints, features = load_motion_npy(args.file)
     except ValueError as err:
         raise CLIError(str(err)) from None
-    for path in write_bvh_files(stem, joints, features, fps=args.fps):
+    try:
+        written = write_rig_files(stem, args.to, joints, features, fps=args.fps)
+    except ValueError as err:          # NaN or inf in the file: nothing was written
+        raise CLIError(str(err)) from None
+    for path in written:
         print(f"wrote {path}")
 
 

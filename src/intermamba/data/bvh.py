@@ -639,17 +639,26 @@ def _measured_offsets(joints: torch.Tensor, local: torch.Tensor) -> torch.Tensor
     return in_parent.mean(dim=0)                                           # row 0 (the root) is zero
 
 
-def write_pair_bvh(stem: PathLike, joints, *, features=None, local_rotations=None,
-                   fps: float = skeleton.FPS) -> list[Path]:
-    """Write `<stem>_p1.bvh`, `<stem>_p2.bvh`: each person on our skeleton, all in one shared world frame.
+@dataclass
+class Pose:
+    """One person posed on our skeleton: what a rigged file (BVH, glTF, SMPL) needs to reproduce its joints."""
+
+    local: torch.Tensor     # (T, 22, 3, 3) float64 parent-relative rotations, row 0 the root's world orientation
+    root: torch.Tensor      # (T, 3) float64 pelvis position, world frame
+    offsets: torch.Tensor   # (22, 3) float64 this person's mean bones in their parents' frames (row 0 zero)
+    joints: torch.Tensor    # (T, 22, 3) float64 the positions fitted (a generated motion's bones may stretch)
+
+
+def fit_poses(joints, *, features=None, local_rotations=None) -> list[Pose]:
+    """Each person's rotations, root path and bones, such that forward kinematics gives back `joints`.
 
     joints (P, T, 22, 3) metres, Y up, for P persons (2 for a pair). The local rotations of joints 1..21
     start from `local_rotations` (P, T, 21, 6) or, failing that, the ROT channels of denormalised `features`
     (T, P, 262), as generated, and are swung to point every bone at the joints (`_fit_rotations`: the twists
     are the model's, the positions are the joints'); with neither, plain inverse kinematics. The root
     orientation, absent from the features, is recovered from the hips and spine (Kabsch), the root position
-    is the pelvis, and each file's offsets are that person's mean bones measured from the joints
-    (`_measured_offsets`). Everything is checked before the first file is written.
+    is the pelvis, and the offsets are that person's mean bones measured from the joints (`_measured_offsets`).
+    Raises ValueError for shapes that do not match or values that are not finite.
     """
     J = torch.as_tensor(np.asarray(joints), dtype=torch.float64)
     if J.ndim != 4 or J.shape[0] < 1 or J.shape[1] < 1 or J.shape[2:] != (skeleton.NUM_JOINTS, 3):
@@ -669,13 +678,27 @@ def write_pair_bvh(stem: PathLike, joints, *, features=None, local_rotations=Non
             raise ValueError(f"local_rotations must be {rot6d_shape} to match the joints, got {tuple(R6.shape)}")
     if not (torch.isfinite(J).all() and (R6 is None or torch.isfinite(R6).all())):
         raise ValueError("joints and rotations must be finite (no NaN or inf); nothing was written")
+    poses = []
+    for k in range(P):
+        local = _fit_rotations(J[k], None if R6 is None else rotations.rot6d_to_matrix(R6[k]))
+        poses.append(Pose(local, J[k, :, skeleton.ROOT], _measured_offsets(J[k], local), J[k]))
+    return poses
+
+
+def write_pair_bvh(stem: PathLike, joints, *, features=None, local_rotations=None,
+                   fps: float = skeleton.FPS) -> list[Path]:
+    """Write `<stem>_p1.bvh`, `<stem>_p2.bvh`: each person on our skeleton, all in one shared world frame.
+
+    joints (P, T, 22, 3), `features` and `local_rotations` as in `fit_poses`, which gives each file its
+    rotations, root path and offsets. Everything is checked before the first file is written.
+    """
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
+    poses = fit_poses(joints, features=features, local_rotations=local_rotations)
     stem = Path(stem)
-    paths = [stem.parent / f"{stem.name}_p{k + 1}.bvh" for k in range(P)]
-    for k, path in enumerate(paths):
-        local = _fit_rotations(J[k], None if R6 is None else rotations.rot6d_to_matrix(R6[k]))
-        write_bvh(path, local, J[k, :, skeleton.ROOT].numpy(), _measured_offsets(J[k], local).numpy(), fps=fps)
+    paths = [stem.parent / f"{stem.name}_p{k + 1}.bvh" for k in range(len(poses))]
+    for pose, path in zip(poses, paths):
+        write_bvh(path, pose.local, pose.root.numpy(), pose.offsets.numpy(), fps=fps)
     return paths
 
 
