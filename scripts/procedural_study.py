@@ -34,7 +34,7 @@ STUDY = {   # row name -> config (configs/study_*.yaml)
     "w/o LIIA": "study_no_liia",
 }
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
-SMOOTH = 20   # logged rows averaged per point of the loss plot
+SMOOTH = 10   # logged rows (of 10 steps each) in the loss plot's moving average
 
 
 def _train(args) -> None:
@@ -121,6 +121,29 @@ def _losses(run: Path) -> tuple[list[int], list[float]]:
     return [steps[i] for i in order], [values[i] for i in order]
 
 
+def _copy_fp16_export(run: Path, dest: Path) -> None:
+    """A finished run's inference export, in float16 (a few MB), for the repository; unfinished runs are skipped."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from intermamba.config import config_from_dict
+
+    export = run / "export"
+    if not (export / "config.json").is_file():
+        return
+    meta = json.loads((export / "config.json").read_text())
+    if meta["training"]["steps"] < config_from_dict(meta["config"]).train.max_steps:
+        print(f"{run.name}: still training (step {meta['training']['steps']}); its export is not copied")
+        return
+    dest.mkdir(parents=True, exist_ok=True)
+    state = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(export / "model.safetensors")).items()}
+    save_file(state, str(dest / "model.safetensors"))
+    os.chmod(dest / "model.safetensors", 0o644)           # safetensors writes 0600
+    meta["dtype"] = "float16"
+    (dest / "config.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
 def _report(args) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -135,15 +158,11 @@ def _report(args) -> None:
         steps, values = _losses(args.runs / config)
         if not steps:
             continue
-        k = SMOOTH
-        smooth = [sum(values[i:i + k]) / len(values[i:i + k]) for i in range(0, len(values), k)]
-        ax.plot(steps[::k][:len(smooth)], smooth, label=name, lw=1.6 if name in ("InterMamba", "InterGen") else 1)
-        export = args.runs / config / "export"
-        if (export / "config.json").is_file():
-            dest = out / "exports" / config
-            dest.mkdir(parents=True, exist_ok=True)
-            for file in ("model.safetensors", "config.json"):
-                shutil.copy2(export / file, dest / file)
+        k = min(SMOOTH, len(values))
+        smooth = [sum(values[i:i + k]) / k for i in range(len(values) - k + 1)]       # moving average
+        ax.plot(steps[k // 2:k // 2 + len(smooth)], smooth, label=name,
+                lw=1.8 if name in ("InterMamba", "InterGen") else 1)
+        _copy_fp16_export(args.runs / config, out / "exports" / config)
         logs = sorted((args.runs / config / "logs").glob("version_*/metrics.csv"))
         if logs:
             with open(out / f"{config}_metrics.csv", "w") as dst:
