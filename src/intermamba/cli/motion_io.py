@@ -20,6 +20,14 @@ def _add_generate(sub):
     p.add_argument("--num-samples", type=int, default=1, help="samples per prompt")
     p.add_argument("--steps", type=int, help="DDIM steps (default: the model's, 50)")
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's, 3.5)")
+    p.add_argument("--sampler", default="ddim", choices=["ddim", "dpmpp"],
+                   help="ddim (default) or dpmpp (DPM-Solver++ 2M: as good in fewer --steps)")
+    p.add_argument("--partner", metavar="FILE",
+                   help="react to this person's motion (.bvh, joints .npy (T, 22, 3), or a pair (2, T, 22, 3) with "
+                        "--partner-index): they are kept, the other person is generated; length = theirs - 1")
+    p.add_argument("--partner-index", type=int, choices=[0, 1],
+                   help="the partner's slot in the output (person 1 = 0, default) and, for a pair .npy, which "
+                        "person of the file is the partner")
     p.add_argument("--checkpoint", help="exported model folder (default: the shipped demo model)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--out", default="outputs", help="output folder (default: ./outputs)")
@@ -68,8 +76,8 @@ def read_prompts(path: str) -> list[tuple[str, Optional[int]]]:
     return prompts
 
 
-def _default_frames(args) -> int:
-    """--frames or --seconds as frames at 30 fps (default 210), checked."""
+def _default_frames(args, constraint=None) -> int:
+    """--frames or --seconds as frames at 30 fps (default 210, or the constraint's length), checked."""
     import math
 
     from ..skeleton import FPS
@@ -81,10 +89,11 @@ def _default_frames(args) -> int:
         if frames == 0:
             raise CLIError(f"--seconds {args.seconds} is 0 frames at {FPS} fps; ask for at least {1 / FPS:.3f} s")
         return frames
-    frames = DEFAULT_FRAMES if args.frames is None else args.frames
-    if frames <= 0:
-        raise CLIError(f"--frames must be positive, got {frames}")
-    return frames
+    if args.frames is None:
+        return DEFAULT_FRAMES if constraint is None else constraint.frames
+    if args.frames <= 0:
+        raise CLIError(f"--frames must be positive, got {args.frames}")
+    return args.frames
 
 
 def check_out_dir(path) -> None:
@@ -114,7 +123,10 @@ def _run_generate(args):
     for text, _ in prompts:
         if not text.strip():
             raise CLIError("a prompt is empty; describe the interaction, e.g. 'two people shake hands'")
-    default_frames = _default_frames(args)
+    from .constraint_inputs import read_constraint
+
+    constraint = read_constraint(args)
+    default_frames = _default_frames(args, constraint)
     from ..pipeline import check_count, check_guidance, check_request_size, check_seed
 
     try:
@@ -140,6 +152,11 @@ def _run_generate(args):
                 stem, n = f"{base}_{n}", n + 1
             seen.add(stem)
             jobs.append((text, default_frames if frames is None else frames, args.seed + k, stem))
+    if constraint is not None:
+        longest = max(frames for _, frames, _, _ in jobs)
+        if longest > constraint.frames:
+            raise CLIError(f"--partner covers {constraint.frames} frames; a {longest}-frame motion was asked for "
+                           f"(ask for at most {constraint.frames} frames)")
     if not args.overwrite:
         clash = [out_dir / name for *_, stem in jobs for name in output_files(stem, formats)
                  if (out_dir / name).exists()]
@@ -166,9 +183,11 @@ def _run_generate(args):
     guidance = pipe.config.diffusion.guidance if args.guidance is None else args.guidance
     try:
         for indices, samples, seconds in pipe.iter_batches([j[:3] for j in jobs], steps=steps, guidance=guidance,
-                                                           batch_size=args.batch_size, progress=True):
+                                                           batch_size=args.batch_size, progress=True,
+                                                           constraint=constraint, sampler=args.sampler):
             for index, sample in zip(indices, samples):
                 record = {"model": pipe.source, "steps": steps, "guidance": guidance, "device": str(pipe.device),
+                          "sampler": args.sampler, "partner": args.partner,
                           "timings": {"batch_seconds": round(seconds, 4), "batch_size": len(samples),
                                       "seconds_per_sample": round(seconds / len(samples), 4)}}
                 written += len(write_sample(sample, out_dir, jobs[index][3], formats, record=record))
