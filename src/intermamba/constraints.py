@@ -36,30 +36,37 @@ class ConstraintError(ValueError):
 
 @dataclass
 class WorldFrame:
-    """The canonical frame of one person (their floor, frame-0 pelvis and heading) within the input's world."""
+    """Where the canonical frame lies in the input's world: the reference person's frame-0 pelvis and heading,
+    and each person's floor (pair_to_features floors each person on their own)."""
 
-    floor: float              # lowest joint height over the clip (m)
-    origin: np.ndarray        # (3,) frame-0 pelvis on the floor, (x, 0, z)
-    yaw: float                # heading at frame 0 (radians about +Y, 0 = +Z)
+    floors: tuple[float, float]   # per person, the height (m) that became y = 0
+    origin: np.ndarray            # (3,) the reference's frame-0 pelvis on the floor, (x, 0, z)
+    yaw: float                    # the reference's heading at frame 0 (radians about +Y, 0 = +Z)
 
     @classmethod
-    def of(cls, person: np.ndarray) -> "WorldFrame":
-        """The frame pair_to_features puts `person` (T, 22, 3) in when they are person 1."""
-        p = torch.as_tensor(person, dtype=torch.float64)
+    def of(cls, reference: np.ndarray, floors: Optional[tuple[float, float]] = None) -> "WorldFrame":
+        """The frame pair_to_features puts `reference` (T, 22, 3) in as person 1 (floors: its own for both)."""
+        p = torch.as_tensor(reference, dtype=torch.float64)
         floor = float(p[..., 1].min())
         origin = p[0, sk.ROOT].numpy() * np.array([1.0, 0.0, 1.0])
-        return cls(floor, origin, float(facing_yaw(p[0])))
+        return cls(floors or (floor, floor), origin, float(facing_yaw(p[0])))
 
     def _turn(self) -> np.ndarray:
         return quat_to_matrix(yaw_quat(torch.tensor(-self.yaw, dtype=torch.float64))).numpy()   # world -> canonical
 
-    def to_world(self, joints: np.ndarray) -> np.ndarray:
-        """Canonical positions (..., 3) -> the input's world frame."""
-        return (joints @ self._turn() + self.origin + self.floor * np.asarray(UP)).astype(np.float32)
+    def _lift(self, pair: np.ndarray) -> np.ndarray:
+        """Each person's floor as a (P, 1, ..., 3) offset for positions (P, ..., 3) of P = 2 persons (or 1:
+        person 1)."""
+        floors = np.asarray(self.floors)[:pair.shape[0]]
+        return floors.reshape(-1, *([1] * (pair.ndim - 1))) * np.asarray(UP)
 
-    def to_canonical(self, joints: np.ndarray) -> np.ndarray:
-        """World positions (..., 3) -> canonical."""
-        return ((joints - self.origin - self.floor * np.asarray(UP)) @ self._turn().T).astype(np.float32)
+    def to_world(self, pair: np.ndarray) -> np.ndarray:
+        """Canonical positions of both persons (2, ..., 3) -> the input's world frame."""
+        return (pair @ self._turn() + self.origin + self._lift(pair)).astype(np.float32)
+
+    def to_canonical(self, pair: np.ndarray) -> np.ndarray:
+        """World positions of both persons (2, ..., 3) -> canonical."""
+        return ((pair - self.origin - self._lift(pair)) @ self._turn().T).astype(np.float32)
 
 
 @dataclass
@@ -83,14 +90,14 @@ class FeatureConstraint:
 
 
 # ------------------------------------------------------------------------------------------------ inputs
-def check_person(joints, name: str) -> np.ndarray:
-    """One person's joints (T, 22, 3) in metres, finite, at least 2 frames."""
+def check_person(joints, name: str, min_frames: int = 2) -> np.ndarray:
+    """One person's joints (T, 22, 3) in metres, finite, at least `min_frames` frames."""
     joints = np.asarray(joints, dtype=np.float32)
     if joints.ndim != 3 or joints.shape[1:] != (sk.NUM_JOINTS, 3):
         raise ConstraintError(f"{name}: expected one person's joints (T, {sk.NUM_JOINTS}, 3), got shape "
                               f"{joints.shape}")
-    if joints.shape[0] < 2:
-        raise ConstraintError(f"{name}: a motion needs at least 2 frames, got {joints.shape[0]}")
+    if joints.shape[0] < min_frames:
+        raise ConstraintError(f"{name}: a motion needs at least {min_frames} frames, got {joints.shape[0]}")
     if not np.isfinite(joints).all():
         raise ConstraintError(f"{name}: holds NaN or infinite values; give finite joint positions")
     height = float(np.median(joints[..., 1].max(-1) - joints[..., 1].min(-1)))
@@ -101,6 +108,17 @@ def check_person(joints, name: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------- constraints
+KNOWN_MOTION = np.zeros(sk.FEATURE_DIM, bool)
+KNOWN_MOTION[sk.POS] = KNOWN_MOTION[sk.VEL] = KNOWN_MOTION[sk.ROT] = True      # all but the foot contacts
+
+
+def _features(pair: np.ndarray) -> np.ndarray:
+    """Canonical features (T-1, 2, 262) of world joints (2, T, 22, 3), rotations by inverse kinematics."""
+    pos = torch.from_numpy(np.ascontiguousarray(pair, dtype=np.float32))
+    rot = matrix_to_rot6d(positions_to_local_rotations(pos)[..., 1:, :, :])           # (2, T, 21, 6)
+    return pair_to_features(pos, rot).numpy()
+
+
 def reaction(person: np.ndarray, slot: int = 0, frames: Optional[int] = None) -> FeatureConstraint:
     """Hold `person` (T, 22, 3) world joints as person `slot` (0 or 1); the other person is free.
 
@@ -112,16 +130,11 @@ def reaction(person: np.ndarray, slot: int = 0, frames: Optional[int] = None) ->
     if frames is not None and frames > person.shape[0] - 1:
         raise ConstraintError(f"the given motion has {person.shape[0]} frames, enough for {person.shape[0] - 1}; "
                               f"ask for at most {person.shape[0] - 1} frames (got {frames})")
-    pos = torch.from_numpy(np.stack([person, person]))                                  # (2, T, 22, 3)
-    # local rotations recomputed from the joints (inverse kinematics), as the BVH dataset does
-    rot = matrix_to_rot6d(positions_to_local_rotations(pos)[..., 1:, :, :])             # (2, T, 21, 6)
-    own = pair_to_features(pos, rot)[:, 0].numpy()                                      # (T-1, 262) canonical
+    own = _features(np.stack([person, person]))[:, 0]                                  # (T-1, 262) canonical
     values = np.zeros((own.shape[0], 2, sk.FEATURE_DIM), np.float32)
     mask = np.zeros(values.shape, bool)
     values[:, slot] = own
-    known = np.zeros(sk.FEATURE_DIM, bool)
-    known[sk.POS] = known[sk.VEL] = known[sk.ROT] = True                                 # contacts stay free
-    mask[:, slot] = known
+    mask[:, slot] = KNOWN_MOTION
     c = FeatureConstraint(values, mask, WorldFrame.of(person))
     return c if frames is None else c.crop(frames)
 
@@ -129,3 +142,117 @@ def reaction(person: np.ndarray, slot: int = 0, frames: Optional[int] = None) ->
 def joint_error(joints: np.ndarray, target: np.ndarray) -> float:
     """Largest per-joint distance (m) between (..., 22, 3) arrays."""
     return float(np.linalg.norm(np.asarray(joints) - np.asarray(target), axis=-1).max())
+
+
+def continuation(pair: np.ndarray, frames: int) -> FeatureConstraint:
+    """Continue a motion: the first T - 1 of `frames` frames are `pair` (2, T, 22, 3) world joints (both persons'
+    positions, velocities, rotations), the rest is generated. The canonical frame is the pair's own."""
+    pair = np.asarray(pair, dtype=np.float32)
+    if pair.ndim != 4 or pair.shape[0] != 2:
+        raise ConstraintError(f"the motion to continue must be a pair's joints (2, T, {sk.NUM_JOINTS}, 3), got "
+                              f"shape {pair.shape}")
+    for k in (0, 1):
+        check_person(pair[k], f"the motion to continue (person {k + 1})")
+    given = pair.shape[1] - 1
+    if frames <= given:
+        raise ConstraintError(f"the motion to continue covers {given} frames; ask for more than that (got {frames})")
+    values = np.zeros((frames, 2, sk.FEATURE_DIM), np.float32)
+    values[:given] = _features(pair)
+    mask = np.zeros(values.shape, bool)
+    mask[:given] = KNOWN_MOTION
+    floors = (float(pair[0, ..., 1].min()), float(pair[1, ..., 1].min()))
+    return FeatureConstraint(values, mask, WorldFrame.of(pair[0], floors))
+
+
+def keyframes(frame_numbers, joints, frames: int, person: Optional[int] = None) -> FeatureConstraint:
+    """Joint positions at given frames: `joints` (K, 2, 22, 3) for both persons, or (K, 22, 3) for person
+    `person` (0 or 1), metres, Y up, the floor at y = 0; `frame_numbers` (K,) distinct, in [0, frames).
+
+    Only positions are held (velocities and rotations come from the model). The canonical frame is that of the
+    earliest keyframe's first given person (pelvis at the origin, facing +Z): the training layout exactly when
+    that keyframe is frame 0 of person 1."""
+    numbers = np.asarray(frame_numbers)
+    joints = np.asarray(joints, dtype=np.float32)
+    if numbers.ndim != 1 or not np.issubdtype(numbers.dtype, np.integer):
+        raise ConstraintError(f"keyframes: 'frames' must be a 1-d list of integer frame numbers, got "
+                              f"{numbers.dtype} {numbers.shape}")
+    if len(numbers) == 0 or len(set(numbers.tolist())) != len(numbers):
+        raise ConstraintError("keyframes: give at least one keyframe, each frame number once")
+    if numbers.min() < 0 or numbers.max() >= frames:
+        raise ConstraintError(f"keyframes: frame numbers must be in 0..{frames - 1} for a {frames}-frame motion, "
+                              f"got {numbers.min()}..{numbers.max()}")
+    if joints.ndim == 3:
+        slots = [0 if person is None else person]
+        joints = joints[:, None]
+    else:
+        slots = [0, 1]
+        if joints.ndim != 4 or joints.shape[1] != 2:
+            raise ConstraintError(f"keyframes: 'joints' must be (K, 2, {sk.NUM_JOINTS}, 3) or (K, "
+                                  f"{sk.NUM_JOINTS}, 3), got {joints.shape}")
+    if slots[0] not in (0, 1):
+        raise ConstraintError(f"keyframes: 'person' must be 0 or 1, got {person}")
+    if joints.shape[0] != len(numbers):
+        raise ConstraintError(f"keyframes: {len(numbers)} frame numbers but {joints.shape[0]} poses")
+    for k in range(joints.shape[1]):
+        check_person(joints[:, k], "keyframes", min_frames=1)
+    first = int(np.argmin(numbers))
+    frame = WorldFrame((0.0, 0.0), *_place(joints[first, 0]))
+    canonical = frame.to_canonical(joints.transpose(1, 0, 2, 3))                    # (persons given, K, 22, 3)
+    values = np.zeros((frames, 2, sk.FEATURE_DIM), np.float32)
+    mask = np.zeros(values.shape, bool)
+    for k, slot in enumerate(slots):
+        values[numbers, slot, sk.POS] = canonical[k].reshape(len(numbers), -1)
+        mask[numbers, slot, sk.POS] = True
+    return FeatureConstraint(values, mask, frame)
+
+
+def _place(pose: np.ndarray) -> tuple[np.ndarray, float]:
+    """(origin, yaw) of a pose (22, 3): its pelvis on the floor and its heading."""
+    return pose[sk.ROOT].astype(np.float64) * np.array([1.0, 0.0, 1.0]), float(facing_yaw(torch.from_numpy(pose)))
+
+
+# The heading of a trajectory is its first displacement of at least this much (m) from the start.
+HEADING_DISTANCE = 0.1
+
+
+def trajectory(path, frames: int) -> FeatureConstraint:
+    """Pelvis ground-plane paths: `path` (T, 2, 2) = per frame, per person, (x, z) in metres, NaN = free; T >= frames
+    (the first `frames` are used). Person 1's pelvis at frame 0 must be given: it is the canonical origin, and their
+    first move of HEADING_DISTANCE the heading (+Z if they never move)."""
+    path = np.asarray(path, dtype=np.float64)
+    if path.ndim != 3 or path.shape[1:] != (2, 2):
+        raise ConstraintError(f"trajectory: expected (T, 2, 2) = frames x persons x (x, z) metres, got {path.shape}")
+    if path.shape[0] < frames:
+        raise ConstraintError(f"trajectory: {path.shape[0]} frames given for a {frames}-frame motion; give at "
+                              f"least {frames} (NaN where the path is free) or ask for fewer frames")
+    path = path[:frames]
+    if np.isinf(path).any():
+        raise ConstraintError("trajectory: holds infinite values; use NaN for free frames")
+    if np.isnan(path[0, 0]).any():
+        raise ConstraintError("trajectory: person 1's pelvis at frame 0 must be given (it fixes the frame)")
+    if (np.isnan(path[..., 0]) != np.isnan(path[..., 1])).any():
+        raise ConstraintError("trajectory: x and z must be both given or both NaN at each frame")
+    if np.nanmax(np.abs(path)) > 100:
+        raise ConstraintError(f"trajectory: a pelvis {np.nanmax(np.abs(path)):.0f} units from the origin; paths are "
+                              "in metres")
+    start = path[0, 0]
+    moved = np.nonzero(np.linalg.norm(np.nan_to_num(path[:, 0] - start), axis=-1) >= HEADING_DISTANCE)[0]
+    step = path[moved[0], 0] - start if len(moved) else np.array([0.0, 1.0])
+    frame = WorldFrame((0.0, 0.0), np.array([start[0], 0.0, start[1]]), float(np.arctan2(step[0], step[1])))
+    ground = np.stack([path[..., 0], np.zeros(path.shape[:2]), path[..., 1]], -1).transpose(1, 0, 2)  # (2, T, 3)
+    canonical = frame.to_canonical(np.nan_to_num(ground))                                          # (2, T, 3)
+    values = np.zeros((frames, 2, sk.FEATURE_DIM), np.float32)
+    mask = np.zeros(values.shape, bool)
+    given = ~np.isnan(path[..., 0])                                                                # (T, 2)
+    for axis in (0, 2):                                                                 # pelvis x and z
+        values[:, :, sk.ROOT * 3 + axis] = canonical[..., axis].T
+        mask[:, :, sk.ROOT * 3 + axis] = given
+    return FeatureConstraint(values, mask, frame)
+
+
+def pelvis_error(joints: np.ndarray, path: np.ndarray) -> float:
+    """Largest ground-plane distance (m) between pelvis paths of joints (2, T, 22, 3) and `path` (T, 2, 2),
+    over the given (non-NaN) entries."""
+    pelvis = joints[:, :, sk.ROOT][..., [0, 2]].transpose(1, 0, 2)                    # (T, 2, 2)
+    d = np.linalg.norm(pelvis - path[:pelvis.shape[0]], axis=-1)
+    return float(np.nanmax(d))
