@@ -210,3 +210,47 @@ def test_trajectory_is_followed(pipe):
 def test_bad_control_inputs_are_named(source, build, message):
     with pytest.raises(ConstraintError, match=re.escape(message)):
         build(source)
+
+
+def test_generate_cli_keyframes_start_from_and_trajectory(source, tmp_path):
+    """Each control flag end to end: the written joints meet it in the input's world frame."""
+    numbers = np.array([0, 20, 39])
+    np.savez(tmp_path / "keys.npz", frames=numbers, joints=source[1, numbers], person=1)
+    np.save(tmp_path / "start.npy", source[:, :21])
+    path = np.full((40, 2, 2), np.nan)
+    path[::4, 0] = source[0, :40:4, 0][:, [0, 2]]
+    np.save(tmp_path / "path.npy", path)
+    for flag, file in [("--keyframes", "keys.npz"), ("--start-from", "start.npy"), ("--trajectory", "path.npy")]:
+        out = tmp_path / flag.strip("-")
+        assert main(["generate", TEXT, flag, str(tmp_path / file), "--frames", "40", "--steps", "3",
+                     "--formats", "npy", "--out", str(out)]) == 0
+        joints = np.load(next(out.glob("*_joints.npy")))
+        assert joints.shape == (2, 40, 22, 3)
+        if flag == "--keyframes":
+            assert joint_error(joints[1, numbers], source[1, numbers]) < 0.02
+        elif flag == "--start-from":
+            assert joint_error(joints[:, :20], source[:, :20]) < 0.02
+        else:
+            assert pelvis_error(joints, path) < 0.05
+
+
+@pytest.mark.parametrize("files, args, message", [
+    ({"k.npz": dict(frames=np.array([0, 50]), joints=np.zeros((2, 22, 3)))}, ["--keyframes", "k.npz"],
+     "joints must be in metres"),
+    ({"k.npz": dict(joints=np.zeros((2, 22, 3)))}, ["--keyframes", "k.npz"], "lacks frames"),
+    ({"k.npy": np.zeros(3)}, ["--keyframes", "k.npy"], "expected a .npz file"),
+    ({"s.npy": np.zeros((2, 30, 22, 3))}, ["--start-from", "s.npy", "--frames", "20"], "ask for more than that"),
+    ({"t.npy": np.zeros((10, 2, 2))}, ["--trajectory", "t.npy", "--frames", "20"], "10 frames given"),
+    ({}, ["--trajectory", "none.npy"], "file not found"),
+])
+def test_bad_control_files_are_one_line_exit_2(tmp_path, capsys, files, args, message):
+    for name, content in files.items():
+        if isinstance(content, dict):
+            np.savez(tmp_path / name, **content)
+        else:
+            np.save(tmp_path / name, content)
+    args = [str(tmp_path / a) if a.endswith((".npz", ".npy")) else a for a in args]
+    assert _exit_status(["generate", TEXT, *args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()

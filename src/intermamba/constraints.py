@@ -151,11 +151,11 @@ def continuation(pair: np.ndarray, frames: int) -> FeatureConstraint:
     if pair.ndim != 4 or pair.shape[0] != 2:
         raise ConstraintError(f"the motion to continue must be a pair's joints (2, T, {sk.NUM_JOINTS}, 3), got "
                               f"shape {pair.shape}")
-    for k in (0, 1):
-        check_person(pair[k], f"the motion to continue (person {k + 1})")
     given = pair.shape[1] - 1
     if frames <= given:
         raise ConstraintError(f"the motion to continue covers {given} frames; ask for more than that (got {frames})")
+    for k in (0, 1):
+        check_person(pair[k], f"the motion to continue (person {k + 1})")
     values = np.zeros((frames, 2, sk.FEATURE_DIM), np.float32)
     values[:given] = _features(pair)
     mask = np.zeros(values.shape, bool)

@@ -7,20 +7,55 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ..constraints import ConstraintError, check_person, reaction
+from ..constraints import ConstraintError, check_person, continuation, keyframes, reaction, trajectory
 from .errors import CLIError
 
 
-def read_constraint(args):
-    """--partner (and --partner-index) as a FeatureConstraint, or None; bad input is a one-line CLIError."""
-    if args.partner is None:
-        if args.partner_index is not None:
-            raise CLIError("--partner-index needs --partner FILE")
-        return None
+def read_constraint(args, frames: Optional[int], default_frames: int):
+    """The control flag of `generate` as (FeatureConstraint, flag name), or (None, None); `frames` is the asked
+    length (None: the control's own, or `default_frames`). Bad input is a one-line CLIError."""
+    if args.partner_index is not None and args.partner is None:
+        raise CLIError("--partner-index needs --partner FILE")
     try:
-        return reaction(load_person(args.partner, args.partner_index), slot=args.partner_index or 0)
+        if args.partner is not None:
+            return reaction(load_person(args.partner, args.partner_index), slot=args.partner_index or 0), "--partner"
+        if args.keyframes is not None:
+            data = _load(args.keyframes, ".npz", "--keyframes")
+            missing = {"frames", "joints"} - set(data)
+            if missing:
+                raise ConstraintError(f"--keyframes {args.keyframes}: lacks {', '.join(sorted(missing))}; give "
+                                      "'frames' (K,) and 'joints' (K, 2, 22, 3) or (K, 22, 3)")
+            person = data.get("person")
+            if person is not None and person.size != 1:
+                raise ConstraintError(f"--keyframes {args.keyframes}: 'person' must be one number, 0 or 1")
+            person = None if person is None else int(person.reshape(()))
+            return keyframes(data["frames"], data["joints"], frames or default_frames, person), "--keyframes"
+        if args.start_from is not None:
+            return continuation(_load(args.start_from, ".npy", "--start-from"), frames or default_frames), \
+                "--start-from"
+        if args.trajectory is not None:
+            path = _load(args.trajectory, ".npy", "--trajectory")
+            return trajectory(path, frames or (path.shape[0] if path.ndim else 0)), "--trajectory"
     except ConstraintError as err:
         raise CLIError(str(err)) from None
+    return None, None
+
+
+def _load(path: str, suffix: str, flag: str):
+    """A plain (never unpickled) numeric .npy array, or the arrays of an .npz archive as a dict."""
+    if not Path(path).is_file():
+        raise ConstraintError(f"{flag} {path}: file not found")
+    if Path(path).suffix.lower() != suffix:
+        raise ConstraintError(f"{flag} {path}: expected a {suffix} file")
+    try:
+        data = np.load(path, allow_pickle=False)
+        arrays = {key: data[key] for key in data.files} if suffix == ".npz" else {"": data}
+    except (ValueError, OSError, EOFError, KeyError):
+        raise ConstraintError(f"{flag} {path}: not a plain numeric {suffix} file") from None
+    for key, array in arrays.items():
+        if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
+            raise ConstraintError(f"{flag} {path}{f' {key!r}' if key else ''}: must hold numbers")
+    return arrays if suffix == ".npz" else data
 
 
 def load_person(path: Union[str, Path], index: Optional[int] = None) -> np.ndarray:

@@ -22,9 +22,18 @@ def _add_generate(sub):
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's, 3.5)")
     p.add_argument("--sampler", default="ddim", choices=["ddim", "dpmpp"],
                    help="ddim (default) or dpmpp (DPM-Solver++ 2M: as good in fewer --steps)")
-    p.add_argument("--partner", metavar="FILE",
+    control = p.add_argument_group("controls (one per run)").add_mutually_exclusive_group()
+    control.add_argument("--partner", metavar="FILE",
                    help="react to this person's motion (.bvh, joints .npy (T, 22, 3), or a pair (2, T, 22, 3) with "
                         "--partner-index): they are kept, the other person is generated; length = theirs - 1")
+    control.add_argument("--keyframes", metavar="FILE",
+                         help=".npz: 'frames' (K,) ints and 'joints' (K, 2, 22, 3) or (K, 22, 3) with 'person' 0|1; "
+                              "metres, Y up, floor at y = 0; the motion passes through them")
+    control.add_argument("--start-from", metavar="FILE",
+                         help="a pair's joints .npy (2, T, 22, 3) (e.g. a generated _joints.npy): the output begins "
+                              "with its T - 1 frames and continues them")
+    control.add_argument("--trajectory", metavar="FILE",
+                         help=".npy (T, 2, 2): per frame, per person, the pelvis (x, z) in metres; NaN = free")
     p.add_argument("--partner-index", type=int, choices=[0, 1],
                    help="the partner's slot in the output (person 1 = 0, default) and, for a pair .npy, which "
                         "person of the file is the partner")
@@ -76,8 +85,8 @@ def read_prompts(path: str) -> list[tuple[str, Optional[int]]]:
     return prompts
 
 
-def _default_frames(args, constraint=None) -> int:
-    """--frames or --seconds as frames at 30 fps (default 210, or the constraint's length), checked."""
+def _requested_frames(args) -> Optional[int]:
+    """--frames or --seconds as frames at 30 fps, checked; None when neither is given."""
     import math
 
     from ..skeleton import FPS
@@ -90,7 +99,7 @@ def _default_frames(args, constraint=None) -> int:
             raise CLIError(f"--seconds {args.seconds} is 0 frames at {FPS} fps; ask for at least {1 / FPS:.3f} s")
         return frames
     if args.frames is None:
-        return DEFAULT_FRAMES if constraint is None else constraint.frames
+        return None
     if args.frames <= 0:
         raise CLIError(f"--frames must be positive, got {args.frames}")
     return args.frames
@@ -125,8 +134,9 @@ def _run_generate(args):
             raise CLIError("a prompt is empty; describe the interaction, e.g. 'two people shake hands'")
     from .constraint_inputs import read_constraint
 
-    constraint = read_constraint(args)
-    default_frames = _default_frames(args, constraint)
+    requested = _requested_frames(args)
+    constraint, flag = read_constraint(args, requested, DEFAULT_FRAMES)
+    default_frames = requested or (DEFAULT_FRAMES if constraint is None else constraint.frames)
     from ..pipeline import check_count, check_guidance, check_request_size, check_seed
 
     try:
@@ -155,7 +165,7 @@ def _run_generate(args):
     if constraint is not None:
         longest = max(frames for _, frames, _, _ in jobs)
         if longest > constraint.frames:
-            raise CLIError(f"--partner covers {constraint.frames} frames; a {longest}-frame motion was asked for "
+            raise CLIError(f"{flag} covers {constraint.frames} frames; a {longest}-frame motion was asked for "
                            f"(ask for at most {constraint.frames} frames)")
     if not args.overwrite:
         clash = [out_dir / name for *_, stem in jobs for name in output_files(stem, formats)
