@@ -74,6 +74,9 @@ def test_constrained_and_free_items_share_a_batch(pipe, capture):
     free = pipe.sample_features(texts, lengths, seeds, steps=5, guidance=3.5)
     held = pipe.sample_features(texts, lengths, seeds, steps=5, guidance=3.5, constraints=[c, None])
     assert np.array_equal(held[1].numpy(), free[1].numpy())
+    guided = keyframes([0, 20], capture[:, [0, 20]].transpose(1, 0, 2, 3), 40)             # with a guide function
+    held_guided = pipe.sample_features(texts, lengths, seeds, steps=5, guidance=3.5, constraints=[guided, None])
+    assert np.array_equal(held_guided[1].numpy(), free[1].numpy())
     kept = features_to_joints(held[0, :40, 1].numpy())
     assert joint_error(kept, features_to_joints(c.values[:40, 1])) < 1e-4
     assert (held[0, 40:] == 0).all()
@@ -155,34 +158,39 @@ def source(pipe):
 
 def test_keyframes_are_passed_through(pipe, source):
     """Measured (demo model, 10 steps): both persons' keyframes at frames 0, 45, 89 are met within 2e-7 m, one
-    person's within 1e-7 m. The demo model does not bend its motion to them: the largest joint speed next to a
-    keyframe is 54-78 m/s, a jump (its own motion's 99th percentile without keyframes is about 6.5 m/s)."""
+    person's within 1e-7 m. The largest joint speed next to a keyframe is 4.0-5.0 m/s for both persons' keyframes
+    (the motion's 99th percentile: 5.7 m/s) and 3.3-4.3 m/s for one person's (4.3 m/s); without the blending guide
+    it was 38-78 m/s, a jump at every keyframe."""
     numbers = np.array([0, 45, 89])
     both = keyframes(numbers, source[:, numbers].transpose(1, 0, 2, 3), 90)
-    joints = pipe.generate("two people hug", frames=90, constraint=both, seed=0, steps=10)[0].joints
-    assert joint_error(joints[:, numbers], source[:, numbers]) < 0.02                  # the brief: 2 cm
     one = keyframes(numbers, source[1, numbers], 90, person=1)
-    joints = pipe.generate("two people hug", frames=90, constraint=one, seed=0, steps=10)[0].joints
-    assert joint_error(joints[1, numbers], source[1, numbers]) < 0.02
-    speeds = _speeds(joints)
-    print(f"keyframes: speed next to keys {[round(float(speeds[max(f - 1, 0):f + 1].max()), 1) for f in numbers]} "
-          f"m/s, 99th percentile {np.percentile(speeds, 99):.1f} m/s")
+    for c, persons in [(both, [0, 1]), (one, [1])]:
+        joints = pipe.generate("two people hug", frames=90, constraint=c, seed=0, steps=10)[0].joints
+        assert joint_error(joints[persons][:, numbers], source[persons][:, numbers]) < 0.02   # the brief: 2 cm
+        speeds = _speeds(joints)
+        near = [float(speeds[max(f - 1, 0):f + 1].max()) for f in numbers]
+        print(f"keyframes {persons}: speed next to keys {np.round(near, 1)} m/s, 99th percentile "
+              f"{np.percentile(speeds, 99):.1f} m/s")
+        assert max(near) < 1.1 * np.percentile(speeds, 99)
 
 
 def test_start_from_continues_a_motion(pipe, source):
     """Measured (demo model, 10 steps): the first 45 frames are the given ones within 5e-7 m; the seam (frame
-    44 -> 45) moves a joint at 88 m/s against the motion's 99th percentile of 9.3 m/s: the demo model does not
-    continue the given motion smoothly (50 steps: 54 m/s against 12)."""
+    44 -> 45) moves a joint at 12.7 m/s against the motion's 99th percentile of 9.2 m/s (the same at 50 steps):
+    still a step, though the blending guide brought it down from 88 m/s."""
     c = continuation(source[:, :46], 120)
     joints = pipe.generate("two people hug", frames=120, constraint=c, seed=0, steps=10)[0].joints
     assert joints.shape == (2, 120, 22, 3)
     assert joint_error(joints[:, :45], source[:, :45]) < 0.02
     speeds = _speeds(joints)
     print(f"start-from: seam speed {speeds[44]:.1f} m/s, 99th percentile {np.percentile(speeds, 99):.1f} m/s")
+    assert speeds[44] < 2 * np.percentile(speeds, 99)
 
 
 def test_trajectory_is_followed(pipe):
-    """Two pelvis paths walking +X at 0.8 m/s, 1 m apart, person 2 free for frames 30-59: followed within 2e-7 m."""
+    """Two pelvis paths walking +X at 0.8 m/s, 1 m apart, person 2 free for frames 30-59: followed within 2e-7 m,
+    the body carried along (99th percentile of the largest joint speed measured 3.7 m/s; without carrying the body
+    with the pelvis it was 80 m/s: the pelvis left the body behind)."""
     frames = 90
     path = np.full((frames, 2, 2), np.nan)
     path[:, :, 0] = 0.8 * np.arange(frames)[:, None] / 30
@@ -191,7 +199,8 @@ def test_trajectory_is_followed(pipe):
     c = trajectory(path, frames)
     joints = pipe.generate("two people walk side by side", frames=frames, constraint=c, seed=0, steps=10)[0].joints
     assert pelvis_error(joints, path) < 0.05                                           # the brief: 5 cm
-    assert np.isfinite(joints).all()
+    print(f"trajectory: 99th percentile joint speed {np.percentile(_speeds(joints), 99):.1f} m/s")
+    assert np.percentile(_speeds(joints), 99) < 10
 
 
 @pytest.mark.parametrize("build, message", [

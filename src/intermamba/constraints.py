@@ -17,7 +17,7 @@ layout the model has seen, and the given person's features are exactly those the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -71,11 +71,14 @@ class WorldFrame:
 
 @dataclass
 class FeatureConstraint:
-    """Known denormalised features: `values` where `mask` is True, (T, 2, 262) each; `frame` maps results back."""
+    """Known denormalised features: `values` where `mask` is True, (T, 2, 262) each; `frame` maps results back.
+    `guide`, optional, corrects each step's denormalised x0 estimate (T', 2, 262) torch, T' <= T, before the
+    known values are put in (diffusion.Constraint.guide)."""
 
     values: np.ndarray        # (T, 2, 262) float32
     mask: np.ndarray          # (T, 2, 262) bool
     frame: WorldFrame
+    guide: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
 
     @property
     def frames(self) -> int:
@@ -86,7 +89,7 @@ class FeatureConstraint:
         if frames > self.frames:
             raise ConstraintError(f"the constraint covers {self.frames} frames; ask for at most that many "
                                   f"(got {frames})")
-        return FeatureConstraint(self.values[:frames], self.mask[:frames], self.frame)
+        return FeatureConstraint(self.values[:frames], self.mask[:frames], self.frame, self.guide)
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -161,7 +164,7 @@ def continuation(pair: np.ndarray, frames: int) -> FeatureConstraint:
     mask = np.zeros(values.shape, bool)
     mask[:given] = KNOWN_MOTION
     floors = (float(pair[0, ..., 1].min()), float(pair[1, ..., 1].min()))
-    return FeatureConstraint(values, mask, WorldFrame.of(pair[0], floors))
+    return FeatureConstraint(values, mask, WorldFrame.of(pair[0], floors), guide=_blend_towards(values, mask[..., 0]))
 
 
 def keyframes(frame_numbers, joints, frames: int, person: Optional[int] = None) -> FeatureConstraint:
@@ -203,12 +206,56 @@ def keyframes(frame_numbers, joints, frames: int, person: Optional[int] = None) 
     for k, slot in enumerate(slots):
         values[numbers, slot, sk.POS] = canonical[k].reshape(len(numbers), -1)
         mask[numbers, slot, sk.POS] = True
-    return FeatureConstraint(values, mask, frame)
+    return FeatureConstraint(values, mask, frame, guide=_blend_towards(values, mask[..., 0]))
 
 
 def _place(pose: np.ndarray) -> tuple[np.ndarray, float]:
     """(origin, yaw) of a pose (22, 3): its pelvis on the floor and its heading."""
     return pose[sk.ROOT].astype(np.float64) * np.array([1.0, 0.0, 1.0]), float(facing_yaw(torch.from_numpy(pose)))
+
+
+def _between(frames: torch.Tensor, values: torch.Tensor, T: int) -> torch.Tensor:
+    """values (K, ...) given at ascending `frames` (K,) -> (T, ...): linear between them, held beyond them."""
+    if len(frames) == 1:
+        return values.expand(T, *values.shape[1:])
+    t = torch.arange(T, device=frames.device)
+    right = torch.searchsorted(frames, t).clamp(1, len(frames) - 1)
+    left = right - 1
+    a = ((t - frames[left]) / (frames[right] - frames[left])).clamp(0, 1).to(values.dtype)
+    a = a.reshape(T, *([1] * (values.dim() - 1)))
+    return (1 - a) * values[left] + a * values[right]
+
+
+# Frames over which a known pose's difference from the model's estimate fades out around it (1/3 s at 30 fps).
+BLEND_FRAMES = 10
+
+
+def _blend_towards(values: np.ndarray, known: np.ndarray) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A guide that bends each step's x0 estimate towards poses known at some frames (`known` (T, 2) bool, the
+    positions in `values`): the pelvis offset (known - estimate) is interpolated linearly between known frames
+    and held beyond them, moving the whole body; the rest of the pose offset fades out over BLEND_FRAMES around
+    each known frame. Without it the held frames would sit apart from the model's motion, a jump at each one."""
+    target = torch.from_numpy(values[..., sk.POS]).reshape(*values.shape[:2], sk.NUM_JOINTS, 3)  # (T, 2, 22, 3)
+    known = torch.from_numpy(known)
+
+    def guide(f: torch.Tensor) -> torch.Tensor:                                        # (T', 2, 262)
+        T = f.shape[0]
+        pos = f[..., sk.POS].reshape(T, 2, sk.NUM_JOINTS, 3).clone()
+        t = torch.arange(T, dtype=f.dtype, device=f.device)
+        for p in (0, 1):
+            frames = torch.nonzero(known[:T, p]).flatten().to(f.device)                # (K,)
+            if len(frames) == 0:
+                continue
+            d = target[frames, p].to(f) - pos[frames, p]                               # (K, 22, 3)
+            root, rest = d[:, sk.ROOT], d - d[:, sk.ROOT:sk.ROOT + 1]
+            offset = _between(frames, root, T)                                         # (T', 3)
+            # the rest of the pose: from the nearest known frame, fading out
+            gap = (t[:, None] - frames[None].to(f.dtype)).abs()                            # (T', K)
+            near = gap.argmin(1)
+            fade = (1 - gap.min(1).values / BLEND_FRAMES).clamp(min=0)[:, None, None]
+            pos[:, p] += offset[:, None] + fade * rest[near]
+        return torch.cat([pos.reshape(T, 2, -1), f[..., sk.POS.stop:]], -1)
+    return guide
 
 
 # The heading of a trajectory is its first displacement of at least this much (m) from the start.
@@ -247,7 +294,28 @@ def trajectory(path, frames: int) -> FeatureConstraint:
     for axis in (0, 2):                                                                 # pelvis x and z
         values[:, :, sk.ROOT * 3 + axis] = canonical[..., axis].T
         mask[:, :, sk.ROOT * 3 + axis] = given
-    return FeatureConstraint(values, mask, frame)
+    return FeatureConstraint(values, mask, frame, guide=_carry_body(values, given))
+
+
+def _carry_body(values: np.ndarray, given: np.ndarray) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A guide that moves each person's whole body with their pelvis: the (x, z) offset between the path and the
+    estimate where the path is given, linear across free frames. Held alone, the pelvis would leave the other 21
+    joints behind."""
+    xz = [sk.ROOT * 3, sk.ROOT * 3 + 2]
+    target = torch.from_numpy(values[..., xz])                                          # (T, 2, 2)
+    given = torch.from_numpy(given)
+
+    def guide(f: torch.Tensor) -> torch.Tensor:                                        # (T', 2, 262)
+        T = f.shape[0]
+        pos = f[..., sk.POS].reshape(T, 2, sk.NUM_JOINTS, 3).clone()
+        for p in (0, 1):
+            frames = torch.nonzero(given[:T, p]).flatten().to(f.device)
+            if len(frames):
+                shift = _between(frames, target[frames, p].to(f) - f[frames, p][:, xz], T)      # (T', 2)
+                pos[:, p, :, 0] += shift[:, None, 0]
+                pos[:, p, :, 2] += shift[:, None, 1]
+        return torch.cat([pos.reshape(T, 2, -1), f[..., sk.POS.stop:]], -1)
+    return guide
 
 
 def pelvis_error(joints: np.ndarray, path: np.ndarray) -> float:

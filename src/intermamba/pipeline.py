@@ -297,7 +297,16 @@ class InterMambaPipeline:
             if c is not None:
                 values[i, :c.frames] = self.normalizer.normalize(torch.from_numpy(c.values).float())
                 mask[i, :c.frames] = torch.from_numpy(c.mask)
-        return Constraint(values.to(self.device), mask.to(self.device))
+        guided = [(i, c) for i, c in enumerate(constraints) if c is not None and c.guide is not None]
+
+        def guide(x0: torch.Tensor) -> torch.Tensor:
+            """Each item's own guide, in denormalised features; the other items' rows stay as they are."""
+            x0 = x0.clone()
+            for i, c in guided:
+                n = c.frames
+                x0[i, :n] = self.normalizer.normalize(c.guide(self.normalizer.denormalize(x0[i, :n])))
+            return x0
+        return Constraint(values.to(self.device), mask.to(self.device), guide if guided else None)
 
     @staticmethod
     def to_samples(texts: Sequence[str], seeds: Sequence[int], features: torch.Tensor,
