@@ -158,8 +158,8 @@ def source(pipe):
 
 def test_keyframes_are_passed_through(pipe, source):
     """Measured (demo model, 10 steps): both persons' keyframes at frames 0, 45, 89 are met within 2e-7 m, one
-    person's within 1e-7 m. The largest joint speed next to a keyframe is 4.0-5.0 m/s for both persons' keyframes
-    (the motion's 99th percentile: 5.7 m/s) and 3.3-4.3 m/s for one person's (4.3 m/s); without the blending guide
+    person's within 1e-7 m. The largest joint speed next to a keyframe is 1.9-2.9 m/s for both persons' keyframes
+    (the motion's 99th percentile: 3.7 m/s) and 2.2-3.1 m/s for one person's (3.7 m/s); without the blending guide
     it was 38-78 m/s, a jump at every keyframe."""
     numbers = np.array([0, 45, 89])
     both = keyframes(numbers, source[:, numbers].transpose(1, 0, 2, 3), 90)
@@ -171,20 +171,20 @@ def test_keyframes_are_passed_through(pipe, source):
         near = [float(speeds[max(f - 1, 0):f + 1].max()) for f in numbers]
         print(f"keyframes {persons}: speed next to keys {np.round(near, 1)} m/s, 99th percentile "
               f"{np.percentile(speeds, 99):.1f} m/s")
-        assert max(near) < 1.1 * np.percentile(speeds, 99)
+        assert max(near) <= np.percentile(speeds, 99)                                  # the issue's seam rule
 
 
 def test_start_from_continues_a_motion(pipe, source):
     """Measured (demo model, 10 steps): the first 45 frames are the given ones within 5e-7 m; the seam (frame
-    44 -> 45) moves a joint at 12.7 m/s against the motion's 99th percentile of 9.2 m/s (the same at 50 steps):
-    still a step, though the blending guide brought it down from 88 m/s."""
+    44 -> 45) moves a joint at 0.9 m/s against the motion's 99th percentile of 5.7 m/s (88 m/s without the
+    blending guide, 12.7 m/s when the guide anchored on the estimate inside the held run)."""
     c = continuation(source[:, :46], 120)
     joints = pipe.generate("two people hug", frames=120, constraint=c, seed=0, steps=10)[0].joints
     assert joints.shape == (2, 120, 22, 3)
     assert joint_error(joints[:, :45], source[:, :45]) < 0.02
     speeds = _speeds(joints)
     print(f"start-from: seam speed {speeds[44]:.1f} m/s, 99th percentile {np.percentile(speeds, 99):.1f} m/s")
-    assert speeds[44] < 2 * np.percentile(speeds, 99)
+    assert speeds[44] <= np.percentile(speeds, 99)
 
 
 def test_trajectory_is_followed(pipe):

@@ -147,6 +147,13 @@ def joint_error(joints: np.ndarray, target: np.ndarray) -> float:
     return float(np.linalg.norm(np.asarray(joints) - np.asarray(target), axis=-1).max())
 
 
+def pair_features(pair: np.ndarray) -> np.ndarray:
+    """Canonical features (T, 2, 262) of world joints (2, T, 22, 3): the last frame repeated so that none is lost
+    (its velocity is then zero)."""
+    pair = np.asarray(pair, dtype=np.float32)
+    return _features(np.concatenate([pair, pair[:, -1:]], axis=1))
+
+
 def continuation(pair: np.ndarray, frames: int) -> FeatureConstraint:
     """Continue a motion: the first T - 1 of `frames` frames are `pair` (2, T, 22, 3) world joints (both persons'
     positions, velocities, rotations), the rest is generated. The canonical frame is the pair's own."""
@@ -226,34 +233,55 @@ def _between(frames: torch.Tensor, values: torch.Tensor, T: int) -> torch.Tensor
     return (1 - a) * values[left] + a * values[right]
 
 
-# Frames over which a known pose's difference from the model's estimate fades out around it (1/3 s at 30 fps).
-BLEND_FRAMES = 10
+# Frames over which a known pose's difference from the model's estimate fades out around it (2/3 s at 30 fps).
+BLEND_FRAMES = 20
 
 
 def _blend_towards(values: np.ndarray, known: np.ndarray) -> Callable[[torch.Tensor], torch.Tensor]:
     """A guide that bends each step's x0 estimate towards poses known at some frames (`known` (T, 2) bool, the
-    positions in `values`): the pelvis offset (known - estimate) is interpolated linearly between known frames
-    and held beyond them, moving the whole body; the rest of the pose offset fades out over BLEND_FRAMES around
-    each known frame. Without it the held frames would sit apart from the model's motion, a jump at each one."""
+    positions in `values`), so that the free frames join the held ones instead of jumping to them.
+
+    Anchors: an isolated held frame asks the estimate to be its pose there; at the edge of a run of held frames
+    the free neighbour is asked to continue the held motion (the last held pose plus its last step), because the
+    estimate inside a held run is not what the free frames follow. The pelvis part of the anchors' offsets is
+    interpolated linearly between anchors and held beyond them (moving the whole body); the rest of the pose
+    offset fades out over BLEND_FRAMES from the nearest anchor."""
     target = torch.from_numpy(values[..., sk.POS]).reshape(*values.shape[:2], sk.NUM_JOINTS, 3)  # (T, 2, 22, 3)
     known = torch.from_numpy(known)
+
+    def anchors(held: torch.Tensor, K: torch.Tensor, E: torch.Tensor):
+        """(frames (A,), offsets (A, 22, 3)) for one person: held (T,), K, E (T, 22, 3)."""
+        T, frames, offsets = len(held), [], []
+        for k in torch.nonzero(held).flatten().tolist():
+            left_free = k == 0 or not held[k - 1]
+            right_free = k == T - 1 or not held[k + 1]
+            if left_free and right_free:                        # an isolated pose: be it
+                frames.append(k)
+                offsets.append(K[k] - E[k])
+            elif right_free and k + 1 < T:                      # a run ends: continue its motion
+                frames.append(k + 1)
+                offsets.append(2 * K[k] - K[k - 1] - E[k + 1])
+            elif left_free and k > 0:                           # a run starts: lead into it
+                frames.append(k - 1)
+                offsets.append(2 * K[k] - K[k + 1] - E[k - 1])
+        if not frames:
+            return None, None
+        order = torch.tensor(frames).argsort()
+        return torch.tensor(frames, device=E.device)[order], torch.stack(offsets)[order]
 
     def guide(f: torch.Tensor) -> torch.Tensor:                                        # (T', 2, 262)
         T = f.shape[0]
         pos = f[..., sk.POS].reshape(T, 2, sk.NUM_JOINTS, 3).clone()
         t = torch.arange(T, dtype=f.dtype, device=f.device)
         for p in (0, 1):
-            frames = torch.nonzero(known[:T, p]).flatten().to(f.device)                # (K,)
-            if len(frames) == 0:
+            frames, d = anchors(known[:T, p], target[:T, p].to(f), pos[:, p])
+            if frames is None:
                 continue
-            d = target[frames, p].to(f) - pos[frames, p]                               # (K, 22, 3)
             root, rest = d[:, sk.ROOT], d - d[:, sk.ROOT:sk.ROOT + 1]
             offset = _between(frames, root, T)                                         # (T', 3)
-            # the rest of the pose: from the nearest known frame, fading out
-            gap = (t[:, None] - frames[None].to(f.dtype)).abs()                            # (T', K)
-            near = gap.argmin(1)
+            gap = (t[:, None] - frames[None].to(f.dtype)).abs()                            # (T', A)
             fade = (1 - gap.min(1).values / BLEND_FRAMES).clamp(min=0)[:, None, None]
-            pos[:, p] += offset[:, None] + fade * rest[near]
+            pos[:, p] += offset[:, None] + fade * rest[gap.argmin(1)]
         return torch.cat([pos.reshape(T, 2, -1), f[..., sk.POS.stop:]], -1)
     return guide
 

@@ -45,6 +45,7 @@ SAMPLE_FLOATS_PER_CHANNEL = 16
 SAMPLE_FLOATS_PER_FEATURE = 3
 MEMORY_MARGIN = 1.5
 MEMORY_SHARE = 0.75        # of the free memory one batch may plan to use
+TIMELINE_OVERLAP = 10      # frames of a timeline's previous segment that the next one continues (1/3 s)
 
 
 class GenerationError(ValueError):
@@ -348,6 +349,36 @@ class InterMambaPipeline:
                                                progress=progress, constraint=constraint, sampler=sampler):
             out += samples
         return out
+
+    def generate_timeline(self, segments: Sequence[tuple[str, int]], *, seed: int = 0, steps: Optional[int] = None,
+                          guidance: Optional[float] = None, sampler: str = "ddim",
+                          overlap: int = TIMELINE_OVERLAP) -> Sample:
+        """One continuous motion from (text, frames) segments played one after another.
+
+        Each segment after the first is generated as a continuation (constraints.continuation) of the last
+        `overlap` frames so far, under its own text, and its new frames are appended; all in the first segment's
+        world frame. Segment k draws its noise from seed + k.
+        """
+        from .constraints import continuation, pair_features
+
+        if not segments:
+            raise ValueError("a timeline needs at least one segment")
+        overlap = check_count(overlap, "overlap")
+        check_seed(seed, "seed", len(segments))
+        joints = None                                                                    # (2, T, 22, 3) so far
+        for k, (text, frames) in enumerate(segments):
+            if joints is None:
+                joints = self.generate(text, frames=frames, seed=seed, steps=steps, guidance=guidance,
+                                       sampler=sampler)[0].joints
+                continue
+            # The last `overlap` frames but one are held (the representation drops a motion's last frame, so
+            # that one is generated again): the new motion is overlap held + frames + 1 regenerated-and-new.
+            held = continuation(joints[:, -(overlap + 1):], overlap + frames + 1)
+            new = self.generate(text, frames=held.frames, seed=seed + k, steps=steps, guidance=guidance,
+                                sampler=sampler, constraint=held)[0].joints
+            joints = np.concatenate([joints[:, :-1], new[:, overlap:]], axis=1)         # (2, T + frames, 22, 3)
+        text = "; ".join(t for t, _ in segments)
+        return Sample(text=text, seed=seed, features=pair_features(joints), joints=np.ascontiguousarray(joints))
 
     def iter_batches(self, jobs: Sequence[tuple[str, int, int]], *, steps: Optional[int] = None,
                      guidance: Optional[float] = None, batch_size: int = 16, progress: bool = False,
