@@ -2,13 +2,54 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 
 from ..constraints import ConstraintError, check_person, continuation, keyframes, reaction, trajectory
+from ..skeleton import FPS
 from .errors import CLIError
+
+
+def read_timeline(args) -> Optional[list[tuple[str, int]]]:
+    """--timeline 'text@a-b; text@b-c' (seconds) or a file of such lines as [(text, frames)], or None."""
+    if args.timeline is None:
+        return None
+    if args.texts or args.prompts:
+        raise CLIError("--timeline holds the prompts; give no TEXT or --prompts with it")
+    if args.frames is not None or args.seconds is not None:
+        raise CLIError("--timeline sets the length (its last segment's end); drop --frames/--seconds")
+    if args.num_samples != 1:
+        raise CLIError("--timeline makes one motion per run; drop --num-samples (use another --seed for another)")
+    spec = args.timeline
+    if Path(spec).is_file():
+        try:
+            spec = ";".join(Path(spec).read_text(encoding="utf-8").splitlines())
+        except UnicodeDecodeError:
+            raise CLIError(f"--timeline {args.timeline}: not a UTF-8 text file") from None
+    segments, end = [], 0.0
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        text, at, span = part.rpartition("@")
+        start, dash, stop = span.partition("-")
+        try:
+            start, stop = float(start), float(stop)
+        except ValueError:
+            start = stop = math.nan
+        if not (at and dash and text.strip()) or not (math.isfinite(start) and math.isfinite(stop)):
+            raise CLIError(f"--timeline segment {part!r}: write 'text@START-END' in seconds, e.g. 'two people hug@0-4'")
+        if abs(start - end) > 1e-6 or stop <= start:
+            raise CLIError(f"--timeline segment {part!r}: segments must follow each other from 0 s without gaps "
+                           f"(this one should start at {end:g} s and end after it)")
+        frames = round(stop * FPS) - round(start * FPS)
+        if frames < 1:
+            raise CLIError(f"--timeline segment {part!r} is shorter than one frame at {FPS} fps")
+        segments.append((text.strip(), frames))
+        end = stop
+    if not segments:
+        raise CLIError("--timeline holds no segment; write 'text@0-4; text@4-12'")
+    return segments
 
 
 def read_constraint(args, frames: Optional[int], default_frames: int):

@@ -32,6 +32,9 @@ def _add_generate(sub):
     control.add_argument("--start-from", metavar="FILE",
                          help="a pair's joints .npy (2, T, 22, 3) (e.g. a generated _joints.npy): the output begins "
                               "with its T - 1 frames and continues them")
+    control.add_argument("--timeline", metavar="SPEC",
+                         help="'text@0-4; text@4-12' (seconds, contiguous from 0) or a file of such lines: one "
+                              "continuous motion, each segment continuing the previous one under its own text")
     control.add_argument("--trajectory", metavar="FILE",
                          help=".npy (T, 2, 2): per frame, per person, the pelvis (x, z) in metres; NaN = free")
     p.add_argument("--partner-index", type=int, choices=[0, 1],
@@ -123,17 +126,23 @@ def _run_generate(args):
 
     from ..export import output_files, parse_formats, safe_stem
 
+    from .constraint_inputs import read_constraint, read_timeline
+
     # 1. Everything that can be checked without the model, before loading it.
     prompts = [(t, None) for t in args.texts]
     if args.prompts:
         prompts += read_prompts(args.prompts)
+    timeline = read_timeline(args)
+    if timeline is not None:
+        from ..pipeline import TIMELINE_OVERLAP
+
+        # one job, as long as the longest segment's pass (it continues the previous segment's last frames)
+        prompts = [("; ".join(text for text, _ in timeline), max(n for _, n in timeline) + TIMELINE_OVERLAP + 1)]
     if not prompts:
         raise CLIError("no prompt given; pass TEXT or --prompts FILE")
     for text, _ in prompts:
         if not text.strip():
             raise CLIError("a prompt is empty; describe the interaction, e.g. 'two people shake hands'")
-    from .constraint_inputs import read_constraint
-
     requested = _requested_frames(args)
     constraint, flag = read_constraint(args, requested, DEFAULT_FRAMES)
     default_frames = requested or (DEFAULT_FRAMES if constraint is None else constraint.frames)
@@ -191,6 +200,8 @@ def _run_generate(args):
 
     written = 0
     guidance = pipe.config.diffusion.guidance if args.guidance is None else args.guidance
+    if timeline is not None:
+        return _write_timeline(pipe, args, timeline, steps, guidance, out_dir / jobs[0][3], formats)
     try:
         for indices, samples, seconds in pipe.iter_batches([j[:3] for j in jobs], steps=steps, guidance=guidance,
                                                            batch_size=args.batch_size, progress=True,
@@ -206,6 +217,26 @@ def _run_generate(args):
     except GenerationError as err:  # a model whose output is not finite
         raise CLIError(str(err)) from None
     print(f"wrote {written} file(s) for {len(jobs)} sample(s) to {out_dir}/")
+
+
+def _write_timeline(pipe, args, timeline, steps: int, guidance: float, stem, formats) -> None:
+    """Generate one timeline (pipeline.generate_timeline) and write it like any sample."""
+    import time
+
+    from ..export import write_sample
+    from ..pipeline import GenerationError
+
+    tic = time.perf_counter()
+    try:
+        sample = pipe.generate_timeline(timeline, seed=args.seed, steps=steps, guidance=guidance,
+                                        sampler=args.sampler)
+    except (GenerationError, ValueError) as err:
+        raise CLIError(str(err)) from None
+    record = {"model": pipe.source, "steps": steps, "guidance": guidance, "device": str(pipe.device),
+              "sampler": args.sampler, "timeline": [{"text": t, "frames": n} for t, n in timeline],
+              "seconds_to_generate": round(time.perf_counter() - tic, 4)}
+    written = write_sample(sample, stem.parent, stem.name, formats, record=record)
+    print(f"wrote {len(written)} file(s) for 1 timeline of {len(timeline)} segment(s) to {stem.parent}/")
 
 
 # ---------------------------------------------------------------------------------------------- render
