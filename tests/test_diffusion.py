@@ -129,3 +129,84 @@ def test_sampler_from_config_and_respacing_once():
     assert sampler.steps == 10 and sampler.timesteps[-1].item() == 0
     with pytest.raises(ValueError, match="schedule"):
         GaussianDiffusion(1000, "quadratic")
+
+
+# ------------------------------------------------------------------------------ constraints and DPM-Solver++
+def _gaussian_denoiser(diffusion, mu: float, s: float):
+    """The exact x0 predictor E[x0 | x_t] for data x0 ~ N(mu, s^2): a closed-form 'network'."""
+    def denoise(x, t, drop_text):
+        ab = diffusion.alphas_cumprod[t].to(x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
+        gain = ab.sqrt() * s ** 2 / (ab * s ** 2 + 1 - ab)
+        return mu + gain * (x - ab.sqrt() * mu)
+    return denoise
+
+
+@pytest.mark.parametrize("name", ["ddim", "dpmpp"])
+def test_samplers_reach_the_gaussian_data_distribution(name):
+    from intermamba.diffusion import build_sampler
+
+    diffusion, mu, s = GaussianDiffusion(1000), 1.5, 0.5
+    sampler = build_sampler(name, diffusion, 200)
+    x = sampler.sample(_gaussian_denoiser(diffusion, mu, s), (20000, 1), generator=torch.Generator().manual_seed(0),
+                       dtype=torch.float64)
+    assert x.mean().item() == pytest.approx(mu, abs=0.02)
+    assert x.std().item() == pytest.approx(s, abs=0.02)
+
+
+def test_dpmpp_at_10_steps_is_closer_than_ddim_at_10():
+    """For Gaussian data the probability-flow ODE that both solvers integrate is affine and known: it keeps each
+    sample's standardised value, x0 = mu + s * (x_t - sqrt(ab) mu) / sqrt(ab s^2 + 1 - ab). Starting from the
+    true marginal at the first kept timestep, each solver's per-sample error is measured against it.
+    Measured (mean |error|, s = 0.5): 5 steps DDIM 0.102, DPM++ 0.078; 10 steps 0.055 / 0.017; 20 steps
+    0.029 / 0.0004."""
+    from intermamba.diffusion import build_sampler
+
+    diffusion, mu, s = GaussianDiffusion(1000), 1.5, 0.5
+    denoise = _gaussian_denoiser(diffusion, mu, s)
+    z = torch.randn(4000, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    for steps in (10, 20):
+        error = {}
+        for name in ("ddim", "dpmpp"):
+            sampler = build_sampler(name, diffusion, steps)
+            ab = diffusion.alphas_cumprod[sampler.timesteps[0]].item()
+            x_T = math.sqrt(ab) * mu + math.sqrt(ab * s ** 2 + 1 - ab) * z            # the true marginal at tau_S
+            x = sampler.sample(denoise, z.shape, x_T=x_T, dtype=torch.float64)
+            error[name] = (x - (mu + s * z)).abs().mean().item()
+        assert error["dpmpp"] < error["ddim"] / 3, (steps, error)
+
+
+def test_unknown_sampler_is_named():
+    from intermamba.diffusion import build_sampler
+
+    with pytest.raises(ValueError, match="unknown sampler 'euler'; choose one of ddim, dpmpp"):
+        build_sampler("euler", GaussianDiffusion(100), 10)
+
+
+def _toy_conditional_net():
+    """A deterministic 'network' whose cond and null halves differ, mixing the entries of each item."""
+    torch.manual_seed(0)
+    weight = torch.randn(6, 6) * 0.3
+
+    def denoise(x, t, drop_text):
+        out = torch.tanh(x.reshape(x.shape[0], -1) @ weight).reshape(x.shape)
+        return torch.where(drop_text.reshape(-1, *([1] * (x.dim() - 1))), 0.5 * out, out + 0.2)
+    return denoise
+
+
+@pytest.mark.parametrize("name", ["ddim", "dpmpp"])
+def test_constraints_are_met_per_item_and_leave_free_items_bit_identical(name):
+    from intermamba.diffusion import Constraint, build_sampler
+
+    sampler = build_sampler(name, GaussianDiffusion(1000), 20)
+    net = _toy_conditional_net()
+    x_T = torch.randn(3, 3, 2, generator=torch.Generator().manual_seed(2))
+    free = sampler.sample(net, x_T.shape, guidance=3.5, x_T=x_T)
+    values = torch.full((3, 3, 2), 0.75)
+    mask = torch.zeros(3, 3, 2, dtype=torch.bool)
+    mask[0] = True                        # item 0: everything known
+    mask[2, 1, 0] = True                  # item 2: one entry known; item 1: no constraint
+    held = sampler.sample(net, x_T.shape, guidance=3.5, x_T=x_T, constraint=Constraint(values, mask))
+    assert torch.equal(held[mask], values[mask])                     # the known entries exactly
+    assert torch.equal(held[1], free[1])                             # an unconstrained item, bit for bit
+    assert not torch.allclose(held[2], free[2])                      # the free entries of item 2 react
+    assert torch.isfinite(held).all()

@@ -1,4 +1,4 @@
-"""Gaussian diffusion with x0 prediction, and a DDIM sampler with classifier-free guidance.
+"""Gaussian diffusion with x0 prediction; DDIM and DPM-Solver++ samplers with guidance and constraints.
 
 Nothing here knows about motion or networks: tensors are (B, ...) with any trailing shape, and the network
 is a callable `denoise(x_t, t, drop_text) -> x0_hat`. The pieces:
@@ -14,11 +14,21 @@ steps, eta = 0, no clipping, and the value returned is the network's x0 predicti
 Classifier-free guidance (Ho & Salimans 2022) runs the conditional and the null condition in ONE batched
 call: the callable receives the doubled batch [cond; null] and a `drop_text` mask that is True on the null
 half.
+
+Constraints (inpainting): `sample(..., constraint=Constraint(values, mask))` holds the masked entries of the
+sample at known values. They are imposed on the guided x0 estimate at every step (replacement), not on x_t:
+both samplers build x_{t-1} from the x0 estimate and the noise it implies, so a replaced entry re-enters the
+chain as sqrt(alpha_bar) * value + sqrt(1 - alpha_bar) * eps with the SAME eps at every step (the entry's
+starting noise): the known values follow the forward process exactly, at each step's level, without noise of
+their own to draw, and the last step returns them exactly. The network meanwhile sees them at every step and
+fits the free entries to them. The mask is per item (and per entry), so items without constraints in the same
+batch come out bit-identical to an unconstrained run (torch.where keeps their estimate untouched).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, Union
 
 import torch
@@ -124,7 +134,24 @@ def conditioned(model: Callable, **cond) -> DenoiseFn:
     return denoise
 
 
-# -------------------------------------------------------------------------------------------- sampler
+# ----------------------------------------------------------------------------------------- constraints
+@dataclass
+class Constraint:
+    """Known entries of the sample: `values` where `mask` is True (both broadcastable to the sample's shape,
+    in the space the sampler works in). `guide`, optional, maps an x0 estimate to a corrected one (e.g. a
+    projection onto a constraint set) before the known values are put in."""
+
+    values: torch.Tensor      # (B, ...) values of the known entries (anything elsewhere)
+    mask: torch.Tensor        # (B, ...) bool, True = known
+    guide: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+
+    def apply(self, x0_hat: torch.Tensor) -> torch.Tensor:
+        if self.guide is not None:
+            x0_hat = self.guide(x0_hat)
+        return torch.where(self.mask.to(x0_hat.device, torch.bool), self.values.to(x0_hat), x0_hat)
+
+
+# -------------------------------------------------------------------------------------------- samplers
 class DDIMSampler:
     """DDIM (Song et al. 2021) over a respaced subset of the diffusion's timesteps, for x0-predicting nets."""
 
@@ -151,11 +178,12 @@ class DDIMSampler:
     def steps(self) -> int:
         return len(self.timesteps)
 
-    def step(self, x0_hat: torch.Tensor, i: int, x_t: torch.Tensor, *,
+    def step(self, x0_hat: torch.Tensor, i: int, x_t: torch.Tensor, *, previous: Optional[torch.Tensor] = None,
              generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """One DDIM update x_{tau_i} -> x_{tau_{i-1}} given the net's x0 estimate (Song et al., Eq. 12).
 
-        i indexes self.timesteps (0 = the noisiest step).
+        i indexes self.timesteps (0 = the noisiest step). `previous` (the last step's x0 estimate) is for
+        multistep solvers; DDIM is first order and ignores it.
         """
         ab_t = float(self.alpha_bar[i])
         ab_prev = float(self.alpha_bar_prev[i])
@@ -183,10 +211,11 @@ class DDIMSampler:
     def sample(self, denoise: DenoiseFn, shape: Sequence[int], *, guidance: float = 1.0,
                generator: Optional[torch.Generator] = None, device: Union[str, torch.device] = "cpu",
                dtype: torch.dtype = torch.float32, x_T: Optional[torch.Tensor] = None,
-               progress: Union[bool, Callable] = False) -> torch.Tensor:
-        """Draw x_0 from noise: S DDIM steps, returning the final step's x0 prediction (as InterGen).
+               progress: Union[bool, Callable] = False, constraint: Optional[Constraint] = None) -> torch.Tensor:
+        """Draw x_0 from noise: S steps, returning the final step's x0 prediction (as InterGen).
 
         progress: True for a tqdm bar, or a callable wrapping the step iterable (e.g. a custom tqdm).
+        constraint: known entries imposed on every step's (guided) x0 estimate (see the module notes).
         Noise comes from `generator` (on its own device, then moved), so a seed gives the same sample on any
         device.
         """
@@ -197,13 +226,55 @@ class DDIMSampler:
             steps = tqdm(steps, desc="denoising", unit="step", leave=False)
         elif callable(progress):
             steps = progress(steps)
-        x0_hat = x
+        x0_hat, previous = x, None
         for i in steps:
             t = self.timesteps[i].expand(x.shape[0]).to(device)
             x0_hat = self.denoise_guided(denoise, x, t, guidance)
+            if constraint is not None:
+                x0_hat = constraint.apply(x0_hat)
             if i < self.steps - 1:
-                x = self.step(x0_hat, i, x, generator=generator)
+                x = self.step(x0_hat, i, x, previous=previous, generator=generator)
+            previous = x0_hat
         return x0_hat
+
+
+class DPMSolverSampler(DDIMSampler):
+    """DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++", Algorithm 2) for x0-predicting nets: deterministic,
+    second order in the log-SNR lambda = log(alpha / sigma) by reusing the previous step's x0 estimate; the
+    same timesteps, guidance, constraints and final x0 return as DDIM (its first step IS a DDIM step)."""
+
+    def __init__(self, diffusion: GaussianDiffusion, steps: int = 50, eta: float = 0.0):
+        super().__init__(diffusion, steps, 0.0)
+
+    def _lambda(self, alpha_bar: float) -> float:
+        return 0.5 * math.log(alpha_bar / (1 - alpha_bar))              # log(alpha_t / sigma_t)
+
+    def step(self, x0_hat: torch.Tensor, i: int, x_t: torch.Tensor, *, previous: Optional[torch.Tensor] = None,
+             generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        ab_t, ab_prev = float(self.alpha_bar[i]), float(self.alpha_bar_prev[i])
+        # 1. h = lambda_{t-1} - lambda_t, the step in log-SNR
+        h = self._lambda(ab_prev) - self._lambda(ab_t)
+        # 2. D: the x0 estimate, extrapolated linearly in lambda through the previous one (2M); r = h_prev / h
+        # The last update (to the least noisy timestep) stays first order, as diffusers' lower_order_final: its
+        # h is the largest of all and extrapolating over it overshoots at few steps.
+        D = x0_hat
+        if previous is not None and i < self.steps - 2:
+            h_prev = self._lambda(ab_t) - self._lambda(float(self.alpha_bar[i - 1]))
+            r = h_prev / h
+            D = (1 + 1 / (2 * r)) * x0_hat - (1 / (2 * r)) * previous
+        # 3. x_{t-1} = (sigma_{t-1} / sigma_t) x_t - alpha_{t-1} (e^{-h} - 1) D   (Eq. 9 of the paper, x0 form)
+        return (math.sqrt((1 - ab_prev) / (1 - ab_t)) * x_t
+                - math.sqrt(ab_prev) * math.expm1(-h) * D)
+
+
+SAMPLERS = {"ddim": DDIMSampler, "dpmpp": DPMSolverSampler}
+
+
+def build_sampler(name: str, diffusion: GaussianDiffusion, steps: int, eta: float = 0.0) -> DDIMSampler:
+    """A sampler by name: 'ddim' (Song et al. 2021) or 'dpmpp' (DPM-Solver++ 2M)."""
+    if name not in SAMPLERS:
+        raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+    return SAMPLERS[name](diffusion, steps, eta)
 
 
 def _randn(shape, generator: Optional[torch.Generator], like: Optional[torch.Tensor]) -> torch.Tensor:

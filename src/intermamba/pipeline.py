@@ -4,6 +4,10 @@
     samples = pipe.generate(["two people shake hands"], frames=150, seed=0, num_samples=2)
     samples[0].joints                                     # (2, T, 22, 3) metres, Y up, 30 fps
 
+Constraints (`constraints.py`: a given partner, keyframes, ...) are known feature values the sampler holds
+fixed: `generate(text, constraint=reaction(person))`; the samples' joints then come back in the constraint's
+world frame. `sampler="dpmpp"` swaps DDIM for DPM-Solver++(2M), which needs fewer steps.
+
 This is the one entry point that the CLI (`intermamba generate`), the evaluation protocol and users' scripts
 share. Noise is drawn per sample from `seed + k` (k = the sample's index for its prompt), at the sample's own
 length, so a sample does not depend on what else is in the batch. Requests are checked before anything is
@@ -22,7 +26,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .diffusion import DDIMSampler, GaussianDiffusion, conditioned
+from .diffusion import Constraint, DDIMSampler, GaussianDiffusion, build_sampler, conditioned
 from .memory import available_bytes, is_out_of_memory
 from .ops import native_available
 from .skeleton import FEATURE_DIM, FPS
@@ -41,6 +45,7 @@ SAMPLE_FLOATS_PER_CHANNEL = 16
 SAMPLE_FLOATS_PER_FEATURE = 3
 MEMORY_MARGIN = 1.5
 MEMORY_SHARE = 0.75        # of the free memory one batch may plan to use
+TIMELINE_OVERLAP = 10      # frames of a timeline's previous segment that the next one continues (1/3 s)
 
 
 class GenerationError(ValueError):
@@ -132,6 +137,7 @@ class InterMambaPipeline:
         self.source = source or config.name
         self.diffusion = GaussianDiffusion.from_config(config.diffusion)
         self.sampler = DDIMSampler.from_config(config.diffusion, self.diffusion)
+        self.sampler_name = "ddim"
 
     # ----------------------------------------------------------------------------------------- loading
     @classmethod
@@ -212,41 +218,49 @@ class InterMambaPipeline:
     @torch.inference_mode()
     def sample_features(self, texts: Sequence[str], lengths: Sequence[int], seeds: Sequence[int], *,
                         steps: Optional[int] = None, guidance: Optional[float] = None,
-                        progress: Union[bool, Callable] = False) -> torch.Tensor:
+                        progress: Union[bool, Callable] = False, constraints: Optional[Sequence] = None,
+                        sampler: str = "ddim") -> torch.Tensor:
         """Features (B, T_max, 2, 262), denormalised, zero beyond each item's length.
 
         Items of different lengths share the call; each one's starting noise is drawn at its own length from
         its own seed and the denoiser masks each one's padding, so an item comes out as it would alone (the
         evaluation protocol generates at each item's ground-truth length this way). Items are denoised in
         batches that fit in the free memory (`max_batch`). progress: True for a bar per batch, or a callable
-        wrapping each batch's step iterable (as DDIMSampler.sample takes it).
+        wrapping each batch's step iterable (as DDIMSampler.sample takes it). constraints: one FeatureConstraint
+        (constraints.py) or None per item, covering at least the item's length.
         """
-        if not (len(texts) == len(lengths) == len(seeds)):
-            raise ValueError("texts, lengths and seeds must have the same length")
+        constraints = [None] * len(texts) if constraints is None else list(constraints)
+        if not (len(texts) == len(lengths) == len(seeds) == len(constraints)):
+            raise ValueError("texts, lengths, seeds and constraints must have the same length")
         if not len(texts):
             raise ValueError("no prompt given")
         lengths = [self.check_frames(n) for n in lengths]
         seeds = [check_seed(s) for s in seeds]
-        guidance = self._set_sampling(steps, guidance)
+        constraints = [c if c is None else c.crop(n) for c, n in zip(constraints, lengths)]
+        guidance = self._set_sampling(steps, guidance, sampler)
         t_max = max(lengths)
         out = torch.zeros(len(texts), t_max, 2, FEATURE_DIM)                             # (B, T, 2, 262)
         size = self.max_batch(t_max)
         for start in range(0, len(texts), size):
             part = slice(start, start + size)
-            x0 = self._denoise(list(texts[part]), lengths[part], seeds[part], guidance, progress)
+            x0 = self._denoise(list(texts[part]), lengths[part], seeds[part], guidance, progress, constraints[part])
             out[part, :x0.shape[1]] = x0
         return out
 
-    def _set_sampling(self, steps: Optional[int], guidance: Optional[float]) -> float:
-        """Respace the sampler to `steps` (checked; None: the model's); returns the checked guidance scale."""
+    def _set_sampling(self, steps: Optional[int], guidance: Optional[float], sampler: str = "ddim") -> float:
+        """Respace the sampler to `steps` (checked; None: the model's), switching to `sampler` ('ddim' or
+        'dpmpp') if asked; returns the checked guidance scale."""
         steps = self.check_steps(steps)
+        if sampler != self.sampler_name:
+            self.sampler = build_sampler(sampler, self.diffusion, steps, self.config.diffusion.eta)
+            self.sampler_name = sampler
         if steps != self.sampler.steps:
             self.sampler.set_timesteps(steps)
         return check_guidance(self.config.diffusion.guidance if guidance is None else guidance)
 
     @torch.inference_mode()
     def _denoise(self, texts: list[str], lengths: list[int], seeds: list[int], guidance: float,
-                 progress: Union[bool, Callable]) -> torch.Tensor:
+                 progress: Union[bool, Callable], constraints: Optional[list] = None) -> torch.Tensor:
         """One batch through the sampler: denormalised features (B, T_max, 2, 262), zero beyond each length."""
         t_max = max(lengths)
         # Each item's noise is drawn at its own length and padded with zeros (the denoiser masks the padding).
@@ -262,7 +276,7 @@ class InterMambaPipeline:
                                   text_mask=mask.to(self.device),
                                   lengths=torch.tensor(lengths, dtype=torch.long, device=self.device))
             x0 = self.sampler.sample(denoise, x_T.shape, guidance=guidance, device=self.device, x_T=x_T,
-                                     progress=progress)
+                                     progress=progress, constraint=self._constraint(constraints, x_T.shape))
             x0 = torch.where(valid[:, :, None, None], self.normalizer.denormalize(x0.float()).cpu(), 0.0)
         except (MemoryError, RuntimeError) as err:
             if not is_out_of_memory(err):
@@ -275,25 +289,49 @@ class InterMambaPipeline:
                                   "normaliser statistics are not finite (a corrupt or diverged model folder?)")
         return x0
 
+    def _constraint(self, constraints: Optional[list], shape) -> Optional[Constraint]:
+        """Per-item FeatureConstraints (or None) as one normalised sampler Constraint over the batch `shape`."""
+        if constraints is None or all(c is None for c in constraints):
+            return None
+        values, mask = torch.zeros(shape), torch.zeros(shape, dtype=torch.bool)           # (B, T, 2, 262)
+        for i, c in enumerate(constraints):
+            if c is not None:
+                values[i, :c.frames] = self.normalizer.normalize(torch.from_numpy(c.values).float())
+                mask[i, :c.frames] = torch.from_numpy(c.mask)
+        guided = [(i, c) for i, c in enumerate(constraints) if c is not None and c.guide is not None]
+
+        def guide(x0: torch.Tensor) -> torch.Tensor:
+            """Each item's own guide, in denormalised features; the other items' rows stay as they are."""
+            x0 = x0.clone()
+            for i, c in guided:
+                n = c.frames
+                x0[i, :n] = self.normalizer.normalize(c.guide(self.normalizer.denormalize(x0[i, :n])))
+            return x0
+        return Constraint(values.to(self.device), mask.to(self.device), guide if guided else None)
+
     @staticmethod
     def to_samples(texts: Sequence[str], seeds: Sequence[int], features: torch.Tensor,
-                   lengths: Optional[Sequence[int]] = None) -> list[Sample]:
-        """Wrap a batch of denormalised features (B, T, 2, 262) as Samples (cropped to `lengths` if given)."""
+                   lengths: Optional[Sequence[int]] = None, frame=None) -> list[Sample]:
+        """Wrap a batch of denormalised features (B, T, 2, 262) as Samples (cropped to `lengths` if given);
+        `frame` (a constraints.WorldFrame) maps the joints to a constraint's world frame."""
         from .motion import features_to_joints
 
         out = []
         for i, (text, seed) in enumerate(zip(texts, seeds)):
             f = features[i, : lengths[i] if lengths is not None else None].numpy()       # (T, 2, 262)
             joints = features_to_joints(f).transpose(1, 0, 2, 3)                      # (2, T, 22, 3)
+            if frame is not None:
+                joints = frame.to_world(joints)
             out.append(Sample(text=text, seed=int(seed), features=f, joints=np.ascontiguousarray(joints)))
         return out
 
     def generate(self, texts: Union[str, Sequence[str]], *, frames: int = 210, seed: int = 0, num_samples: int = 1,
                  steps: Optional[int] = None, guidance: Optional[float] = None, batch_size: int = 16,
-                 progress: bool = False) -> list[Sample]:
+                 progress: bool = False, constraint=None, sampler: str = "ddim") -> list[Sample]:
         """Generate `num_samples` interactions per text, each `frames` long (30 fps).
 
         Returns the samples grouped by text: [text0 sample0, text0 sample1, ..., text1 sample0, ...].
+        constraint: a constraints.FeatureConstraint every sample keeps (joints then in its world frame).
         """
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
@@ -308,25 +346,59 @@ class InterMambaPipeline:
         jobs = [(text.strip(), frames, seed + k) for text in texts for k in range(num_samples)]
         out: list[Sample] = []
         for _, samples, _ in self.iter_batches(jobs, steps=steps, guidance=guidance, batch_size=batch_size,
-                                               progress=progress):
+                                               progress=progress, constraint=constraint, sampler=sampler):
             out += samples
         return out
 
+    def generate_timeline(self, segments: Sequence[tuple[str, int]], *, seed: int = 0, steps: Optional[int] = None,
+                          guidance: Optional[float] = None, sampler: str = "ddim",
+                          overlap: int = TIMELINE_OVERLAP) -> Sample:
+        """One continuous motion from (text, frames) segments played one after another.
+
+        Each segment after the first is generated as a continuation (constraints.continuation) of the last
+        `overlap` frames so far, under its own text, and its new frames are appended; all in the first segment's
+        world frame. Segment k draws its noise from seed + k.
+        """
+        from .constraints import continuation, pair_features
+
+        if not segments:
+            raise ValueError("a timeline needs at least one segment")
+        overlap = check_count(overlap, "overlap")
+        check_seed(seed, "seed", len(segments))
+        joints = None                                                                    # (2, T, 22, 3) so far
+        for k, (text, frames) in enumerate(segments):
+            if joints is None:
+                joints = self.generate(text, frames=frames, seed=seed, steps=steps, guidance=guidance,
+                                       sampler=sampler)[0].joints
+                continue
+            # The last `overlap` frames but one are held (the representation drops a motion's last frame, so
+            # that one is generated again): the new motion is overlap held + frames + 1 regenerated-and-new.
+            held = continuation(joints[:, -(overlap + 1):], overlap + frames + 1)
+            new = self.generate(text, frames=held.frames, seed=seed + k, steps=steps, guidance=guidance,
+                                sampler=sampler, constraint=held)[0].joints
+            joints = np.concatenate([joints[:, :-1], new[:, overlap:]], axis=1)         # (2, T + frames, 22, 3)
+        text = "; ".join(t for t, _ in segments)
+        return Sample(text=text, seed=seed, features=pair_features(joints), joints=np.ascontiguousarray(joints))
+
     def iter_batches(self, jobs: Sequence[tuple[str, int, int]], *, steps: Optional[int] = None,
-                     guidance: Optional[float] = None, batch_size: int = 16, progress: bool = False):
+                     guidance: Optional[float] = None, batch_size: int = 16, progress: bool = False,
+                     constraint=None, sampler: str = "ddim"):
         """Denoise (text, frames, seed) jobs in batches of equal length; yields (job indices, samples, seconds).
 
         Jobs of one length keep their order, so a single-length request comes back in job order. A batch holds
         at most `batch_size` jobs, fewer when the free memory asks for it. progress: one bar (stderr) over the
-        denoising steps of all batches, the batch shown in its description.
+        denoising steps of all batches, the batch shown in its description. constraint: one
+        constraints.FeatureConstraint that every job keeps (joints come back in its world frame).
         """
         batch_size = check_count(batch_size, "batch_size")
         steps = self.check_steps(steps)
-        guidance = self._set_sampling(steps, guidance)
+        guidance = self._set_sampling(steps, guidance, sampler)
         by_length: dict[int, list[int]] = {}
         for index, (_, frames, seed) in enumerate(jobs):
             check_seed(seed)
             by_length.setdefault(self.check_frames(frames), []).append(index)
+            if constraint is not None:
+                constraint.crop(frames)                   # a job longer than the constraint: refused up front
         plan = []                                                                        # [(frames, indices)]
         for frames, indices in by_length.items():
             size = min(batch_size, self.max_batch(frames))
@@ -342,6 +414,8 @@ class InterMambaPipeline:
                 bar.set_description(f"batch {number}/{len(plan)} ({len(chunk)} x {frames} frames)")
                 texts, seeds = [jobs[i][0] for i in chunk], [jobs[i][2] for i in chunk]
                 tic = time.perf_counter()
-                self._set_sampling(steps, guidance)              # the sampler is shared: respace it per batch
-                feats = self._denoise(texts, [frames] * len(chunk), seeds, guidance, ticking)
-                yield chunk, self.to_samples(texts, seeds, feats), time.perf_counter() - tic
+                self._set_sampling(steps, guidance, sampler)     # the sampler is shared: respace it per batch
+                held = None if constraint is None else [constraint.crop(frames)] * len(chunk)
+                feats = self._denoise(texts, [frames] * len(chunk), seeds, guidance, ticking, held)
+                frame = None if constraint is None else constraint.frame
+                yield chunk, self.to_samples(texts, seeds, feats, frame=frame), time.perf_counter() - tic

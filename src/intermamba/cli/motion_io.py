@@ -20,6 +20,26 @@ def _add_generate(sub):
     p.add_argument("--num-samples", type=int, default=1, help="samples per prompt")
     p.add_argument("--steps", type=int, help="DDIM steps (default: the model's, 50)")
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's, 3.5)")
+    p.add_argument("--sampler", default="ddim", choices=["ddim", "dpmpp"],
+                   help="ddim (default) or dpmpp (DPM-Solver++ 2M: as good in fewer --steps)")
+    control = p.add_argument_group("controls (one per run)").add_mutually_exclusive_group()
+    control.add_argument("--partner", metavar="FILE",
+                   help="react to this person's motion (.bvh, joints .npy (T, 22, 3), or a pair (2, T, 22, 3) with "
+                        "--partner-index): they are kept, the other person is generated; length = theirs - 1")
+    control.add_argument("--keyframes", metavar="FILE",
+                         help=".npz: 'frames' (K,) ints and 'joints' (K, 2, 22, 3) or (K, 22, 3) with 'person' 0|1; "
+                              "metres, Y up, floor at y = 0; the motion passes through them")
+    control.add_argument("--start-from", metavar="FILE",
+                         help="a pair's joints .npy (2, T, 22, 3) (e.g. a generated _joints.npy): the output begins "
+                              "with its T - 1 frames and continues them")
+    control.add_argument("--timeline", metavar="SPEC",
+                         help="'text@0-4; text@4-12' (seconds, contiguous from 0) or a file of such lines: one "
+                              "continuous motion, each segment continuing the previous one under its own text")
+    control.add_argument("--trajectory", metavar="FILE",
+                         help=".npy (T, 2, 2): per frame, per person, the pelvis (x, z) in metres; NaN = free")
+    p.add_argument("--partner-index", type=int, choices=[0, 1],
+                   help="the partner's slot in the output (person 1 = 0, default) and, for a pair .npy, which "
+                        "person of the file is the partner")
     p.add_argument("--checkpoint", help="exported model folder (default: the shipped demo model)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--out", default="outputs", help="output folder (default: ./outputs)")
@@ -68,8 +88,8 @@ def read_prompts(path: str) -> list[tuple[str, Optional[int]]]:
     return prompts
 
 
-def _default_frames(args) -> int:
-    """--frames or --seconds as frames at 30 fps (default 210), checked."""
+def _requested_frames(args) -> Optional[int]:
+    """--frames or --seconds as frames at 30 fps, checked; None when neither is given."""
     import math
 
     from ..skeleton import FPS
@@ -81,10 +101,11 @@ def _default_frames(args) -> int:
         if frames == 0:
             raise CLIError(f"--seconds {args.seconds} is 0 frames at {FPS} fps; ask for at least {1 / FPS:.3f} s")
         return frames
-    frames = DEFAULT_FRAMES if args.frames is None else args.frames
-    if frames <= 0:
-        raise CLIError(f"--frames must be positive, got {frames}")
-    return frames
+    if args.frames is None:
+        return None
+    if args.frames <= 0:
+        raise CLIError(f"--frames must be positive, got {args.frames}")
+    return args.frames
 
 
 def check_out_dir(path) -> None:
@@ -105,16 +126,26 @@ def _run_generate(args):
 
     from ..export import output_files, parse_formats, safe_stem
 
+    from .constraint_inputs import read_constraint, read_timeline
+
     # 1. Everything that can be checked without the model, before loading it.
     prompts = [(t, None) for t in args.texts]
     if args.prompts:
         prompts += read_prompts(args.prompts)
+    timeline = read_timeline(args)
+    if timeline is not None:
+        from ..pipeline import TIMELINE_OVERLAP
+
+        # one job, as long as the longest segment's pass (it continues the previous segment's last frames)
+        prompts = [("; ".join(text for text, _ in timeline), max(n for _, n in timeline) + TIMELINE_OVERLAP + 1)]
     if not prompts:
         raise CLIError("no prompt given; pass TEXT or --prompts FILE")
     for text, _ in prompts:
         if not text.strip():
             raise CLIError("a prompt is empty; describe the interaction, e.g. 'two people shake hands'")
-    default_frames = _default_frames(args)
+    requested = _requested_frames(args)
+    constraint, flag = read_constraint(args, requested, DEFAULT_FRAMES)
+    default_frames = requested or (DEFAULT_FRAMES if constraint is None else constraint.frames)
     from ..pipeline import check_count, check_guidance, check_request_size, check_seed
 
     try:
@@ -140,6 +171,11 @@ def _run_generate(args):
                 stem, n = f"{base}_{n}", n + 1
             seen.add(stem)
             jobs.append((text, default_frames if frames is None else frames, args.seed + k, stem))
+    if constraint is not None:
+        longest = max(frames for _, frames, _, _ in jobs)
+        if longest > constraint.frames:
+            raise CLIError(f"{flag} covers {constraint.frames} frames; a {longest}-frame motion was asked for "
+                           f"(ask for at most {constraint.frames} frames)")
     if not args.overwrite:
         clash = [out_dir / name for *_, stem in jobs for name in output_files(stem, formats)
                  if (out_dir / name).exists()]
@@ -164,11 +200,15 @@ def _run_generate(args):
 
     written = 0
     guidance = pipe.config.diffusion.guidance if args.guidance is None else args.guidance
+    if timeline is not None:
+        return _write_timeline(pipe, args, timeline, steps, guidance, out_dir / jobs[0][3], formats)
     try:
         for indices, samples, seconds in pipe.iter_batches([j[:3] for j in jobs], steps=steps, guidance=guidance,
-                                                           batch_size=args.batch_size, progress=True):
+                                                           batch_size=args.batch_size, progress=True,
+                                                           constraint=constraint, sampler=args.sampler):
             for index, sample in zip(indices, samples):
                 record = {"model": pipe.source, "steps": steps, "guidance": guidance, "device": str(pipe.device),
+                          "sampler": args.sampler, "partner": args.partner,
                           "timings": {"batch_seconds": round(seconds, 4), "batch_size": len(samples),
                                       "seconds_per_sample": round(seconds / len(samples), 4)}}
                 written += len(write_sample(sample, out_dir, jobs[index][3], formats, record=record))
@@ -177,6 +217,26 @@ def _run_generate(args):
     except GenerationError as err:  # a model whose output is not finite
         raise CLIError(str(err)) from None
     print(f"wrote {written} file(s) for {len(jobs)} sample(s) to {out_dir}/")
+
+
+def _write_timeline(pipe, args, timeline, steps: int, guidance: float, stem, formats) -> None:
+    """Generate one timeline (pipeline.generate_timeline) and write it like any sample."""
+    import time
+
+    from ..export import write_sample
+    from ..pipeline import GenerationError
+
+    tic = time.perf_counter()
+    try:
+        sample = pipe.generate_timeline(timeline, seed=args.seed, steps=steps, guidance=guidance,
+                                        sampler=args.sampler)
+    except (GenerationError, ValueError) as err:
+        raise CLIError(str(err)) from None
+    record = {"model": pipe.source, "steps": steps, "guidance": guidance, "device": str(pipe.device),
+              "sampler": args.sampler, "timeline": [{"text": t, "frames": n} for t, n in timeline],
+              "seconds_to_generate": round(time.perf_counter() - tic, 4)}
+    written = write_sample(sample, stem.parent, stem.name, formats, record=record)
+    print(f"wrote {len(written)} file(s) for 1 timeline of {len(timeline)} segment(s) to {stem.parent}/")
 
 
 # ---------------------------------------------------------------------------------------------- render
