@@ -24,36 +24,34 @@ def swap_persons(x: torch.Tensor) -> torch.Tensor:
 
 
 class AdaLN(nn.Module):
-    """LayerNorm modulated by the condition: LN(h) (1 + scale) + shift, scale/shift from a zero-init Linear."""
+    """LayerNorm modulated by the condition: LN(h) (1 + scale) + shift, scale/shift from a zero-init Linear
+    (so it starts as a plain LayerNorm); one (scale, shift) pair per feature of h (b, T, dim)."""
 
-    def __init__(self, dim: int, cond_dim: int):
+    def __init__(self, dim: int, cond_dim: int, *, modulated: int = 0):
         super().__init__()
         self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=ADALN_EPS)
-        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim, 2 * dim))
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim, 2 * (modulated or dim)))
         nn.init.zeros_(self.modulation[1].weight)
         nn.init.zeros_(self.modulation[1].bias)
+
+    def scale_shift(self, cond):
+        return self.modulation(cond)[:, None].chunk(2, dim=-1)                     # (b, 1, dim) each
 
     def forward(self, h, cond):
         """h: (b, T, dim), cond: (b, cond_dim)."""
-        scale, shift = self.modulation(cond)[:, None].chunk(2, dim=-1)            # (b, 1, dim) each
+        scale, shift = self.scale_shift(cond)
         return self.norm(h) * (1 + scale) + shift
 
 
-class ChannelAdaLN(nn.Module):
-    """AdaLN for a (b, channels, T, D) map: LayerNorm over D, then (1 + scale_c) and shift_c per channel from the
-    condition (zero-init, so it starts as a plain LayerNorm), as conv nets modulate per channel (AdaGN)."""
+class ChannelAdaLN(AdaLN):
+    """AdaLN for a (b, channels, T, D) map: LayerNorm over D, then one (scale, shift) pair per channel, as conv
+    nets modulate per channel (AdaGN)."""
 
     def __init__(self, channels: int, dim: int, cond_dim: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=ADALN_EPS)
-        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim, 2 * channels))
-        nn.init.zeros_(self.modulation[1].weight)
-        nn.init.zeros_(self.modulation[1].bias)
+        super().__init__(dim, cond_dim, modulated=channels)
 
-    def forward(self, h, cond):
-        """h: (b, channels, T, D), cond: (b, cond_dim)."""
-        scale, shift = self.modulation(cond)[:, :, None, None].chunk(2, dim=1)     # (b, channels, 1, 1) each
-        return self.norm(h) * (1 + scale) + shift
+    def scale_shift(self, cond):
+        return self.modulation(cond)[:, :, None, None].chunk(2, dim=1)             # (b, channels, 1, 1) each
 
 
 class ASTMBlock(nn.Module):
