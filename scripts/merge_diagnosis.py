@@ -2,6 +2,7 @@
 
     python scripts/merge_diagnosis.py --prompt "two people hug each other" --guidance 1,2,3.5
     python scripts/merge_diagnosis.py --checkpoint runs/study/study_intergen/export --guidance 1,3.5
+    python scripts/merge_diagnosis.py --guidance 3.5 --interval 500,1000    # guidance only for 500 <= t < 1000
 
 For each guidance scale it runs the default sampler (DDIM, 50 steps) from the same seeds and prints, at a few
 steps, the mean horizontal distance between the two pelvises of the current x0 estimate (metres, averaged over
@@ -35,8 +36,9 @@ def pelvis_gaps(pipe: InterMambaPipeline, x0_normalised: torch.Tensor) -> np.nda
     return np.array(gaps)
 
 
-def trajectory(pipe: InterMambaPipeline, prompt: str, frames: int, seeds: list[int], guidance: float, steps: int):
-    """[(step index, t, gaps (B,))] along one guided DDIM run."""
+def trajectory(pipe: InterMambaPipeline, prompt: str, frames: int, seeds: list[int], guidance: float, steps: int,
+               interval: tuple[int, int] = (0, 1000)):
+    """[(step index, t, gaps (B,))] along one guided DDIM run; guidance only for interval[0] <= t < interval[1]."""
     x = torch.stack([torch.randn(frames, 2, 262, generator=torch.Generator().manual_seed(s)) for s in seeds])
     features, mask = pipe.text_encoder.encode([prompt] * len(seeds))
     denoise = conditioned(pipe.model, text_features=features.to(pipe.device), text_mask=mask.to(pipe.device),
@@ -49,7 +51,8 @@ def trajectory(pipe: InterMambaPipeline, prompt: str, frames: int, seeds: list[i
     with torch.inference_mode():
         for i in range(sampler.steps):
             t = torch.full((len(seeds),), int(sampler.timesteps[i]), dtype=torch.long, device=pipe.device)
-            x0 = sampler.denoise_guided(denoise, x, t, guidance)
+            inside = interval[0] <= int(sampler.timesteps[i]) < interval[1]
+            x0 = sampler.denoise_guided(denoise, x, t, guidance if inside else 1.0)
             if i % every == 0 or i == sampler.steps - 1:
                 rows.append((i, int(sampler.timesteps[i]), pelvis_gaps(pipe, x0.cpu())))
             x = sampler.step(x0, i, x)
@@ -64,14 +67,16 @@ def main():
     parser.add_argument("--seeds", default="0,1,2,3")
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--interval", default="0,1000", help="guide only for LOW <= t < HIGH (default: every step)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     pipe = InterMambaPipeline.from_pretrained(args.checkpoint)
     seeds = [int(s) for s in args.seeds.split(",")]
+    interval = tuple(int(v) for v in args.interval.split(","))
     print(f"{pipe.source}: {args.prompt!r}, {args.frames} frames, DDIM {args.steps}, seeds {seeds}")
     for guidance in (float(g) for g in args.guidance.split(",")):
         print(f"\nguidance {guidance}\n\n| step | t | pelvis gap of the x0 estimate per seed (m) |\n|---:|---:|---|")
-        for i, t, gaps in trajectory(pipe, args.prompt, args.frames, seeds, guidance, args.steps):
+        for i, t, gaps in trajectory(pipe, args.prompt, args.frames, seeds, guidance, args.steps, interval):
             print(f"| {i} | {t} | " + " ".join(f"{g:.3f}" for g in gaps) + " |")
 
 
