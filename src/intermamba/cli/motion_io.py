@@ -240,6 +240,21 @@ def _write_timeline(pipe, args, timeline, steps: int, guidance: float, stem, for
 
 
 # ---------------------------------------------------------------------------------------------- render
+def _check_fps(fps: int) -> None:
+    if fps <= 0:
+        raise CLIError(f"--fps must be positive, got {fps}")
+
+
+def _read_motion(path):
+    """(joints (2, T, 22, 3), features or None) from a result or dataset .npy, or one CLIError line."""
+    from ..export import load_motion_npy
+
+    try:
+        return load_motion_npy(path)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+
+
 def _add_render(sub):
     p = sub.add_parser("render", help="render a result or dataset item (.npy) as a stick-figure video")
     p.add_argument("file", help="joints (2, T, 22, 3) or features (T, 2, 262) .npy")
@@ -252,19 +267,13 @@ def _add_render(sub):
 def _run_render(args):
     from pathlib import Path
 
-    from ..export import load_motion_npy
-
     out = Path(args.out) if args.out else Path(args.file).with_suffix(".mp4")
     if out.suffix not in (".mp4", ".gif"):
         raise CLIError(f"unknown video format {out.suffix!r}; use .mp4 or .gif")
     if out.exists() and not args.overwrite:
         raise CLIError(f"{out} already exists; use --overwrite or another --out")
-    if args.fps <= 0:
-        raise CLIError(f"--fps must be positive, got {args.fps}")
-    try:
-        joints, _ = load_motion_npy(args.file)
-    except ValueError as err:
-        raise CLIError(str(err)) from None
+    _check_fps(args.fps)
+    joints, _ = _read_motion(args.file)
     from ..render import render_video
 
     render_video(joints, out, title=args.title, fps=args.fps)
@@ -288,10 +297,9 @@ def _run_export(args):
     import os
     from pathlib import Path
 
-    from ..export import load_motion_npy, output_files, sample_stem, write_rig_files
+    from ..export import output_files, sample_stem, write_rig_files
 
-    if args.fps <= 0:
-        raise CLIError(f"--fps must be positive, got {args.fps}")
+    _check_fps(args.fps)
     name = sample_stem(args.file)                        # x_features.npy -> x, as generate names x_p1.bvh, x.glb
     if not args.out:
         stem = Path(args.file).with_name(name)
@@ -307,10 +315,7 @@ def _run_export(args):
     clash = [t for t in targets if t.exists()]
     if clash and not args.overwrite:
         raise CLIError(f"{clash[0]} already exists; use --overwrite or another --out")
-    try:
-        joints, features = load_motion_npy(args.file)
-    except ValueError as err:
-        raise CLIError(str(err)) from None
+    joints, features = _read_motion(args.file)
     try:
         written = write_rig_files(stem, args.to, joints, features, fps=args.fps)
     except ValueError as err:          # NaN or inf in the file: nothing was written
