@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -123,25 +122,17 @@ def _losses(run: Path) -> tuple[list[int], list[float]]:
 
 def _copy_fp16_export(run: Path, dest: Path) -> None:
     """A finished run's inference export, in float16 (a few MB), for the repository; unfinished runs are skipped."""
-    import json
-
-    from safetensors.torch import load_file, save_file
-
-    from intermamba.config import config_from_dict
+    from intermamba.checkpoint import load_pretrained, read_meta, save_pretrained
 
     export = run / "export"
     if not (export / "config.json").is_file():
         return
-    meta = json.loads((export / "config.json").read_text())
-    if meta["training"]["steps"] < config_from_dict(meta["config"]).train.max_steps:
-        print(f"{run.name}: still training (step {meta['training']['steps']}); its export is not copied")
+    model, cfg, normalizer = load_pretrained(export)
+    training = read_meta(export)["training"]
+    if training["steps"] < cfg.train.max_steps:
+        print(f"{run.name}: still training (step {training['steps']}); its export is not copied")
         return
-    dest.mkdir(parents=True, exist_ok=True)
-    state = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(export / "model.safetensors")).items()}
-    save_file(state, str(dest / "model.safetensors"))
-    os.chmod(dest / "model.safetensors", 0o644)           # safetensors writes 0600
-    meta["dtype"] = "float16"
-    (dest / "config.json").write_text(json.dumps(meta, indent=1) + "\n")
+    save_pretrained(dest, model, cfg, normalizer, fp16=True, extra=training)
 
 
 def _report(args) -> None:
