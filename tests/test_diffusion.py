@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from intermamba.config import DiffusionConfig
-from intermamba.diffusion import (DDIMSampler, GaussianDiffusion, conditioned, cosine_betas, guided_x0,
-                                  space_timesteps)
+from intermamba.diffusion import (DDIMSampler, GaussianDiffusion, SplitGuidance, conditioned, cosine_betas,
+                                  guided_x0, space_timesteps)
 
 
 def test_cosine_schedule_matches_closed_form():
@@ -210,3 +210,35 @@ def test_constraints_are_met_per_item_and_leave_free_items_bit_identical(name):
     assert torch.equal(held[1], free[1])                             # an unconstrained item, bit for bit
     assert not torch.allclose(held[2], free[2])                      # the free entries of item 2 react
     assert torch.isfinite(held).all()
+
+
+def test_split_guidance_scales_each_component_of_the_basis():
+    torch.manual_seed(1)
+    cond, null = torch.randn(2, 6, 3), torch.randn(2, 6, 3)
+    # uniform scales in any basis are plain guidance
+    q, _ = torch.linalg.qr(torch.randn(3, 3))
+    rotate, unrotate = (lambda d: d @ q), (lambda y: y @ q.T)
+    plain = SplitGuidance(torch.full((3,), 3.5), rotate, unrotate)
+    torch.testing.assert_close(plain(cond, null), guided_x0(cond, null, 3.5))
+    # along q's first column the difference is scaled by 1, along the others by 3.5
+    split = SplitGuidance(torch.tensor([1.0, 3.5, 3.5]), rotate, unrotate)
+    d = (split(cond, null) - null) @ q
+    torch.testing.assert_close(d[..., 0], ((cond - null) @ q)[..., 0])
+    torch.testing.assert_close(d[..., 1:], 3.5 * ((cond - null) @ q)[..., 1:])
+
+
+def test_sampler_takes_a_guide_function_in_one_batched_call():
+    text = torch.randn(2, 4)
+    seen = []
+
+    def guide(cond, null):
+        seen.append((cond.shape[0], null.shape[0]))
+        return guided_x0(cond, null, 2.0)
+
+    sampler = DDIMSampler(GaussianDiffusion(1000), steps=3)
+    g = torch.Generator().manual_seed(0)
+    out = sampler.sample(conditioned(_toy_net, text=text), (2, 4, 5), guidance=guide, generator=g)
+    ref = sampler.sample(conditioned(_toy_net, text=text), (2, 4, 5), guidance=2.0,
+                         generator=torch.Generator().manual_seed(0))
+    assert seen == [(2, 2)] * 3
+    torch.testing.assert_close(out, ref)

@@ -387,3 +387,29 @@ def test_the_shipped_demo_model_loads_and_generates():
     # A trained model draws people: heads above pelvises, pelvises at a plausible height.
     assert (sample.joints[:, :, 15, 1] > sample.joints[:, :, 0, 1]).all()
     assert 0.5 < float(np.median(sample.joints[:, :, 0, 1])) < 1.3
+
+
+def test_placement_guidance_scales_where_people_stand_apart_from_their_pose(tiny_export):
+    pipe = intermamba.InterMambaPipeline.from_pretrained(tiny_export)
+    assert pipe.guide(3.5) == 3.5 and pipe.guide(3.5, 3.5) == 3.5            # null placement = plain guidance
+    guide = pipe.guide(3.5, 1.0)
+    # cond differs from null by person 2 stepping 0.3 m along x (every joint) and raising the right wrist 0.1 m
+    raw = torch.zeros(1, FRAMES, 2, FEATURE_DIM)
+    raw[:, :, 1, 0:66:3] = 0.3
+    wrist = 3 * 21 + 1                                                          # y of the right wrist
+    raw[:, :, 1, wrist] += 0.1
+    null = torch.randn(1, FRAMES, 2, FEATURE_DIM, generator=torch.Generator().manual_seed(0))
+    cond = null + raw / pipe.normalizer.std
+    moved = (guide(cond, null) - null) * pipe.normalizer.std                   # raw guided difference
+    torch.testing.assert_close(moved[:, :, 1, 0:66:3], torch.full((1, FRAMES, 22), 0.3))     # placement at 1
+    torch.testing.assert_close(moved[:, :, 1, wrist], torch.full((1, FRAMES), 3.5 * 0.1))    # pose at 3.5
+    assert moved[:, :, 0].abs().max() < 1e-6
+    with pytest.raises(ValueError, match="placement guidance must be a finite number"):
+        pipe.guide(3.5, float("nan"))
+
+
+def test_generate_cli_placement_guidance_is_recorded(tiny_export, tmp_path):
+    run_cli("generate", "two people hug", "--checkpoint", tiny_export, "--frames", FRAMES, "--formats", "json",
+            "--placement-guidance", 1, "--out", tmp_path)
+    record = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert record["guidance"] == 3.5 and record["placement_guidance"] == 1.0

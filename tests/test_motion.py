@@ -190,3 +190,21 @@ def test_zup_yup_round_trip():
     p = torch.randn(5, 3)
     torch.testing.assert_close(motion.yup_to_zup(motion.zup_to_yup(p)), p)
     torch.testing.assert_close(motion.zup_to_yup(torch.tensor([[1.0, 2.0, 3.0]])), torch.tensor([[1.0, 3.0, -2.0]]))
+
+
+def test_root_relative_features_separate_placement_from_pose():
+    positions, rotations = random_pair(seed=3)
+    feats = motion.pair_to_features(positions, rotations)                      # (T, 2, 262)
+    rel = motion.to_root_relative(feats)
+    torch.testing.assert_close(motion.from_root_relative(rel), feats)
+    # moving person 2 along the ground changes only their placement entries of the root-relative features
+    moved_positions = positions.clone()
+    moved_positions[1] += torch.tensor([0.7, 0.0, -0.4])
+    moved = motion.to_root_relative(motion.pair_to_features(moved_positions, rotations))
+    changed = (moved - rel).abs().amax(dim=0) > 1e-5                           # (2, 262)
+    assert not changed[0].any()
+    assert changed[1].nonzero().flatten().tolist() == motion.PLACEMENT.nonzero().flatten().tolist()[:2]
+    # by the same ground-plane shift in every frame (turned into person 1's canonical frame)
+    shift = moved[:, 1, [0, 2]] - rel[:, 1, [0, 2]]                            # (T, 2)
+    torch.testing.assert_close(shift, shift[:1].expand_as(shift))
+    assert float(shift[0].norm()) == pytest.approx(math.hypot(0.7, 0.4), abs=1e-5)

@@ -79,6 +79,10 @@ class DiffusionConfig:
     sample_steps: int = 50          # DDIM steps at inference
     eta: float = 0.0                # DDIM eta (0: deterministic)
     guidance: float = 3.5           # classifier-free guidance scale
+    # The scale for where the two people stand (each root's ground-plane position and displacement, taken apart
+    # from the pose by a root-relative change of variables; pipeline.py): null = `guidance`, plain CFG. Full
+    # guidance extrapolates a hug's "come closer" through the partner and merges the pair (procedural-study.md).
+    placement_guidance: Optional[float] = None
     cond_drop: float = 0.1          # probability of the null text condition while training
 
 
@@ -270,7 +274,7 @@ RANGES: dict[type, dict[str, Union[Range, OneOf]]] = {
     },
     DiffusionConfig: {
         "num_timesteps": Range(1, 100_000), "sample_steps": Range(1, 100_000), "eta": PROBABILITY,
-        "guidance": NON_NEGATIVE, "cond_drop": PROBABILITY,
+        "guidance": NON_NEGATIVE, "placement_guidance": NON_NEGATIVE, "cond_drop": PROBABILITY,
     },
     LossConfig: {
         "simple": NON_NEGATIVE, "vel": NON_NEGATIVE, "foot": NON_NEGATIVE, "bone": NON_NEGATIVE,

@@ -15,6 +15,10 @@ Classifier-free guidance (Ho & Salimans 2022) runs the conditional and the null 
 call: the callable receives the doubled batch [cond; null] and a `drop_text` mask that is True on the null
 half.
 
+Guidance may also be a callable `guide(cond, null) -> x0` instead of a scale: `SplitGuidance` gives each
+component of a caller-supplied linear change of variables its own scale (the pipeline uses it to guide each
+person's pose at full strength and the two people's placement gently); the sampler only sees the maps.
+
 Constraints (inpainting): `sample(..., constraint=Constraint(values, mask))` holds the masked entries of the
 sample at known values. They are imposed on the guided x0 estimate at every step (replacement), not on x_t:
 both samplers build x_{t-1} from the x0 estimate and the noise it implies, so a replaced entry re-enters the
@@ -34,6 +38,7 @@ from typing import Callable, Optional, Sequence, Union
 import torch
 
 DenoiseFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+GuideFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]       # (cond x0, null x0) -> guided x0
 
 MAX_BETA = 0.999          # Nichol & Dhariwal clip betas to avoid a singularity at t -> T
 COSINE_OFFSET = 0.008     # the "s" of Nichol & Dhariwal Eq. (17): keeps beta_0 from being too small
@@ -119,6 +124,24 @@ def guided_x0(cond: torch.Tensor, null: torch.Tensor, scale: float) -> torch.Ten
     return null + scale * (cond - null)
 
 
+@dataclass
+class SplitGuidance:
+    """Classifier-free guidance with a scale per component of a linear change of variables.
+
+    Guidance is linear in the difference d = cond - null, so for any invertible linear map y = to_basis(x)
+    (from_basis its inverse) each component of y can have its own scale:
+        x0 = null + from_basis(scales * to_basis(cond - null)).
+    With scales = s everywhere this is plain guidance at s. What the components mean is the caller's business.
+    """
+
+    scales: torch.Tensor                                 # broadcastable to to_basis(x)
+    to_basis: Callable[[torch.Tensor], torch.Tensor]
+    from_basis: Callable[[torch.Tensor], torch.Tensor]
+
+    def __call__(self, cond: torch.Tensor, null: torch.Tensor) -> torch.Tensor:
+        return null + self.from_basis(self.scales.to(cond) * self.to_basis(cond - null))
+
+
 def conditioned(model: Callable, **cond) -> DenoiseFn:
     """Wrap `model(x, t, **cond, drop_text=...)` as a DenoiseFn.
 
@@ -197,18 +220,20 @@ class DDIMSampler:
             x_prev = x_prev + sigma * _randn(x_t.shape, generator, x_t)
         return x_prev
 
-    def denoise_guided(self, denoise: DenoiseFn, x_t: torch.Tensor, t: torch.Tensor, guidance: float) -> torch.Tensor:
-        """x0 estimate at x_t; with guidance != 1 the cond and null halves go through the net in one call."""
+    def denoise_guided(self, denoise: DenoiseFn, x_t: torch.Tensor, t: torch.Tensor,
+                       guidance: Union[float, GuideFn]) -> torch.Tensor:
+        """x0 estimate at x_t; with guidance != 1 the cond and null halves go through the net in one call.
+        `guidance` is a scale or a GuideFn combining the two halves (e.g. a SplitGuidance)."""
         batch = x_t.shape[0]
-        if guidance == 1.0:  # s = 1 is the conditional output itself: skip the null half
+        if not callable(guidance) and guidance == 1.0:  # s = 1 is the conditional output itself: skip the null half
             return denoise(x_t, t, torch.zeros(batch, dtype=torch.bool, device=x_t.device))
         drop = torch.cat([torch.zeros(batch, dtype=torch.bool), torch.ones(batch, dtype=torch.bool)]).to(x_t.device)
         out = denoise(torch.cat([x_t, x_t]), torch.cat([t, t]), drop)
         cond, null = out.chunk(2)
-        return guided_x0(cond, null, guidance)
+        return guidance(cond, null) if callable(guidance) else guided_x0(cond, null, guidance)
 
     @torch.no_grad()
-    def sample(self, denoise: DenoiseFn, shape: Sequence[int], *, guidance: float = 1.0,
+    def sample(self, denoise: DenoiseFn, shape: Sequence[int], *, guidance: Union[float, GuideFn] = 1.0,
                generator: Optional[torch.Generator] = None, device: Union[str, torch.device] = "cpu",
                dtype: torch.dtype = torch.float32, x_T: Optional[torch.Tensor] = None,
                progress: Union[bool, Callable] = False, constraint: Optional[Constraint] = None) -> torch.Tensor:

@@ -178,6 +178,35 @@ def swap_persons(x: Array, *, person_dim: int = -2) -> Array:
     return x.flip(person_dim) if isinstance(x, torch.Tensor) else np.flip(x, axis=person_dim).copy()
 
 
+# ------------------------------------------------------------------------ root-relative coordinates
+# Where a person stands, apart from their pose: in root-relative features these are the root's ground-plane
+# position (x, z) and displacement; guidance treats them apart (pipeline.py, diffusion.SplitGuidance).
+PLACEMENT = torch.zeros(sk.FEATURE_DIM, dtype=torch.bool)
+PLACEMENT[[sk.POS.start + 3 * sk.ROOT, sk.POS.start + 3 * sk.ROOT + 2,
+           sk.VEL.start + 3 * sk.ROOT, sk.VEL.start + 3 * sk.ROOT + 2]] = True
+
+
+def _root_shift(x: torch.Tensor, sign: float) -> torch.Tensor:
+    """Add sign * the root's position / displacement to those of every other joint, in a copy of (..., 262)."""
+    y = x.clone()
+    for part in (sk.POS, sk.VEL):
+        joints = y[..., part].unflatten(-1, (sk.NUM_JOINTS, 3))                  # (..., 22, 3), a view into y
+        others = [j for j in range(sk.NUM_JOINTS) if j != sk.ROOT]
+        joints[..., others, :] += sign * joints[..., sk.ROOT:sk.ROOT + 1, :]
+    return y
+
+
+def to_root_relative(features: torch.Tensor) -> torch.Tensor:
+    """(..., 262) -> (..., 262): positions and displacements of every joint but the root taken relative to the
+    root's; rotations and contacts unchanged. Linear and invertible (from_root_relative)."""
+    return _root_shift(features, -1.0)
+
+
+def from_root_relative(features: torch.Tensor) -> torch.Tensor:
+    """The inverse of to_root_relative."""
+    return _root_shift(features, 1.0)
+
+
 # ------------------------------------------------------------------------------------- normaliser
 class Normalizer:
     """Per-dimension mean/std (262,) shared by both persons (InterGen's MotionNormalizer).

@@ -26,7 +26,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .diffusion import Constraint, DDIMSampler, GaussianDiffusion, build_sampler, conditioned
+from .diffusion import Constraint, DDIMSampler, GaussianDiffusion, SplitGuidance, build_sampler, conditioned
 from .memory import available_bytes, is_out_of_memory
 from .ops import native_available
 from .skeleton import FEATURE_DIM, FPS
@@ -219,7 +219,7 @@ class InterMambaPipeline:
     def sample_features(self, texts: Sequence[str], lengths: Sequence[int], seeds: Sequence[int], *,
                         steps: Optional[int] = None, guidance: Optional[float] = None,
                         progress: Union[bool, Callable] = False, constraints: Optional[Sequence] = None,
-                        sampler: str = "ddim") -> torch.Tensor:
+                        sampler: str = "ddim", placement_guidance: Optional[float] = None) -> torch.Tensor:
         """Features (B, T_max, 2, 262), denormalised, zero beyond each item's length.
 
         Items of different lengths share the call; each one's starting noise is drawn at its own length from
@@ -237,7 +237,7 @@ class InterMambaPipeline:
         lengths = [self.check_frames(n) for n in lengths]
         seeds = [check_seed(s) for s in seeds]
         constraints = [c if c is None else c.crop(n) for c, n in zip(constraints, lengths)]
-        guidance = self._set_sampling(steps, guidance, sampler)
+        guidance = self._set_sampling(steps, guidance, sampler, placement_guidance)
         t_max = max(lengths)
         out = torch.zeros(len(texts), t_max, 2, FEATURE_DIM)                             # (B, T, 2, 262)
         size = self.max_batch(t_max)
@@ -247,19 +247,43 @@ class InterMambaPipeline:
             out[part, :x0.shape[1]] = x0
         return out
 
-    def _set_sampling(self, steps: Optional[int], guidance: Optional[float], sampler: str = "ddim") -> float:
+    def _set_sampling(self, steps: Optional[int], guidance: Optional[float], sampler: str = "ddim",
+                      placement: Optional[float] = None) -> Union[float, SplitGuidance]:
         """Respace the sampler to `steps` (checked; None: the model's), switching to `sampler` ('ddim' or
-        'dpmpp') if asked; returns the checked guidance scale."""
+        'dpmpp') if asked; returns what the sampler's `guidance` takes (see `guide`)."""
         steps = self.check_steps(steps)
         if sampler != self.sampler_name:
             self.sampler = build_sampler(sampler, self.diffusion, steps, self.config.diffusion.eta)
             self.sampler_name = sampler
         if steps != self.sampler.steps:
             self.sampler.set_timesteps(steps)
-        return check_guidance(self.config.diffusion.guidance if guidance is None else guidance)
+        return self.guide(guidance, placement)
+
+    def guide(self, guidance: Optional[float] = None, placement: Optional[float] = None) -> Union[float, SplitGuidance]:
+        """The sampler's guidance: the scale `guidance` (None: the model's) for each person's pose, and
+        `placement` (None: the model's `placement_guidance`, whose null means the same as `guidance`) for where
+        the two people stand, i.e. each root's ground-plane position and displacement.
+
+        Guidance at 3.5 extrapolates the conditional placement away from the unconditional one: for a hug it
+        pushes each person through the other and merges the pair (docs/results/procedural-study.md). Guided in
+        root-relative coordinates (motion.to_root_relative), the pose keeps its full guidance while the
+        placement gets its own scale. Both scales equal: plain guidance, a float.
+        """
+        cfg = self.config.diffusion
+        guidance = check_guidance(cfg.guidance if guidance is None else guidance)
+        placement = cfg.placement_guidance if placement is None else placement
+        placement = guidance if placement is None else check_guidance(placement, "placement guidance")
+        if placement == guidance:
+            return guidance
+        from .motion import PLACEMENT, from_root_relative, to_root_relative
+
+        std = self.normalizer.std.to(self.device)                                       # (262,)
+        scales = torch.where(PLACEMENT, placement, guidance).to(self.device)               # (262,)
+        # The normalised difference cond - null is (raw difference) / std: the mean cancels, so the map is linear.
+        return SplitGuidance(scales, lambda d: to_root_relative(d * std), lambda y: from_root_relative(y) / std)
 
     @torch.inference_mode()
-    def _denoise(self, texts: list[str], lengths: list[int], seeds: list[int], guidance: float,
+    def _denoise(self, texts: list[str], lengths: list[int], seeds: list[int], guidance: Union[float, SplitGuidance],
                  progress: Union[bool, Callable], constraints: Optional[list] = None) -> torch.Tensor:
         """One batch through the sampler: denormalised features (B, T_max, 2, 262), zero beyond each length."""
         t_max = max(lengths)
@@ -327,11 +351,13 @@ class InterMambaPipeline:
 
     def generate(self, texts: Union[str, Sequence[str]], *, frames: int = 210, seed: int = 0, num_samples: int = 1,
                  steps: Optional[int] = None, guidance: Optional[float] = None, batch_size: int = 16,
-                 progress: bool = False, constraint=None, sampler: str = "ddim") -> list[Sample]:
+                 progress: bool = False, constraint=None, sampler: str = "ddim",
+                 placement_guidance: Optional[float] = None) -> list[Sample]:
         """Generate `num_samples` interactions per text, each `frames` long (30 fps).
 
         Returns the samples grouped by text: [text0 sample0, text0 sample1, ..., text1 sample0, ...].
         constraint: a constraints.FeatureConstraint every sample keeps (joints then in its world frame).
+        placement_guidance: the guidance scale of where the people stand (see `guide`; None: the model's).
         """
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
@@ -346,7 +372,8 @@ class InterMambaPipeline:
         jobs = [(text.strip(), frames, seed + k) for text in texts for k in range(num_samples)]
         out: list[Sample] = []
         for _, samples, _ in self.iter_batches(jobs, steps=steps, guidance=guidance, batch_size=batch_size,
-                                               progress=progress, constraint=constraint, sampler=sampler):
+                                               progress=progress, constraint=constraint, sampler=sampler,
+                                               placement_guidance=placement_guidance):
             out += samples
         return out
 
@@ -382,7 +409,7 @@ class InterMambaPipeline:
 
     def iter_batches(self, jobs: Sequence[tuple[str, int, int]], *, steps: Optional[int] = None,
                      guidance: Optional[float] = None, batch_size: int = 16, progress: bool = False,
-                     constraint=None, sampler: str = "ddim"):
+                     constraint=None, sampler: str = "ddim", placement_guidance: Optional[float] = None):
         """Denoise (text, frames, seed) jobs in batches of equal length; yields (job indices, samples, seconds).
 
         Jobs of one length keep their order, so a single-length request comes back in job order. A batch holds
@@ -392,7 +419,7 @@ class InterMambaPipeline:
         """
         batch_size = check_count(batch_size, "batch_size")
         steps = self.check_steps(steps)
-        guidance = self._set_sampling(steps, guidance, sampler)
+        guide = self._set_sampling(steps, guidance, sampler, placement_guidance)
         by_length: dict[int, list[int]] = {}
         for index, (_, frames, seed) in enumerate(jobs):
             check_seed(seed)
@@ -416,6 +443,6 @@ class InterMambaPipeline:
                 tic = time.perf_counter()
                 self._set_sampling(steps, guidance, sampler)     # the sampler is shared: respace it per batch
                 held = None if constraint is None else [constraint.crop(frames)] * len(chunk)
-                feats = self._denoise(texts, [frames] * len(chunk), seeds, guidance, ticking, held)
+                feats = self._denoise(texts, [frames] * len(chunk), seeds, guide, ticking, held)
                 frame = None if constraint is None else constraint.frame
                 yield chunk, self.to_samples(texts, seeds, feats, frame=frame), time.perf_counter() - tic

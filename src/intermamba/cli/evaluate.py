@@ -71,6 +71,8 @@ def _add_eval(sub):
     p.add_argument("--seed", type=int, help="protocol seed (default: eval.seed)")
     p.add_argument("--steps", type=int, help="DDIM steps (default: the model's)")
     p.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
+    p.add_argument("--placement-guidance", type=float, metavar="S",
+                   help="guidance scale of where the people stand (default: the model's; see generate)")
     p.add_argument("--name", action="append", help="the model's row name (default: the checkpoint folder's name); "
                                                    "one per --checkpoint when repeated")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
@@ -108,13 +110,14 @@ def _run_eval(args):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise CLIError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
-    if args.guidance is not None:
-        from ..pipeline import check_guidance
+    from ..pipeline import check_guidance
 
-        try:
-            check_guidance(args.guidance, "--guidance")
-        except ValueError as err:
-            raise CLIError(str(err)) from None
+    for flag in ("guidance", "placement_guidance"):
+        if getattr(args, flag) is not None:
+            try:
+                check_guidance(getattr(args, flag), f"--{flag.replace('_', '-')}")
+            except ValueError as err:
+                raise CLIError(str(err)) from None
     apply_threads(args.threads)
     from ..evaluation.protocol import QUICK_SAMPLE_STEPS
 
@@ -135,7 +138,8 @@ def _run_eval(args):
             name = args.name[k] if args.name else Path(pipes[-1].source).name
             if name in generators:
                 raise CLIError(f"two models are called {name!r}; give each --checkpoint its own --name")
-            generators[name] = pipeline_generator(pipes[-1], steps=steps, guidance=args.guidance)
+            generators[name] = pipeline_generator(pipes[-1], steps=steps, guidance=args.guidance,
+                                                  placement_guidance=args.placement_guidance)
     pipe = pipes[0] if pipes else None      # its config, device and text encoder serve the protocol
     cfg = load_config(pipe.config if pipe is not None else "demo", args.overrides)
     data_cfg = _eval_data_config(args.dataset, cfg.data) if args.dataset else cfg.data
@@ -156,7 +160,9 @@ def _run_eval(args):
                         "dataset": data_cfg.dataset, "root": data_cfg.root, "split": args.split or cfg.eval.split,
                         "steps": None if pipe is None else steps or cfg.diffusion.sample_steps,
                         "guidance": None if pipe is None
-                        else cfg.diffusion.guidance if args.guidance is None else args.guidance})
+                        else cfg.diffusion.guidance if args.guidance is None else args.guidance,
+                        "placement_guidance": None if pipe is None else args.placement_guidance
+                        if args.placement_guidance is not None else cfg.diffusion.placement_guidance})
     out = Path(args.out or f"eval/{next(iter(generators), 'real')}")
     json_path, md_path = result.save(out)
     print(result.to_markdown())

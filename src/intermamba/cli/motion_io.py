@@ -20,6 +20,9 @@ def _add_generate(sub):
     p.add_argument("--num-samples", type=int, default=1, help="samples per prompt")
     p.add_argument("--steps", type=int, help="DDIM steps (default: the model's, 50)")
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's, 3.5)")
+    p.add_argument("--placement-guidance", type=float, metavar="S",
+                   help="guidance scale of where the two people stand (each pelvis's ground-plane path), apart "
+                        "from their poses (default: the model's; unset: --guidance)")
     p.add_argument("--sampler", default="ddim", choices=["ddim", "dpmpp"],
                    help="ddim (default) or dpmpp (DPM-Solver++ 2M: as good in fewer --steps)")
     control = p.add_argument_group("controls (one per run)").add_mutually_exclusive_group()
@@ -155,8 +158,9 @@ def _run_generate(args):
         check_seed(args.seed, "--seed", args.num_samples)
         if args.steps is not None:
             check_count(args.steps, "--steps")
-        if args.guidance is not None:
-            check_guidance(args.guidance, "--guidance")
+        for flag in ("guidance", "placement_guidance"):
+            if getattr(args, flag) is not None:
+                check_guidance(getattr(args, flag), f"--{flag.replace('_', '-')}")
         formats = parse_formats(args.formats)
     except ValueError as err:
         raise CLIError(str(err)) from None
@@ -200,14 +204,20 @@ def _run_generate(args):
 
     written = 0
     guidance = pipe.config.diffusion.guidance if args.guidance is None else args.guidance
+    placement = args.placement_guidance
+    if placement is None:
+        placement = pipe.config.diffusion.placement_guidance
+    placement = guidance if placement is None else placement
     if timeline is not None:
         return _write_timeline(pipe, args, timeline, steps, guidance, out_dir / jobs[0][3], formats)
     try:
         for indices, samples, seconds in pipe.iter_batches([j[:3] for j in jobs], steps=steps, guidance=guidance,
                                                            batch_size=args.batch_size, progress=True,
-                                                           constraint=constraint, sampler=args.sampler):
+                                                           constraint=constraint, sampler=args.sampler,
+                                                           placement_guidance=args.placement_guidance):
             for index, sample in zip(indices, samples):
-                record = {"model": pipe.source, "steps": steps, "guidance": guidance, "device": str(pipe.device),
+                record = {"model": pipe.source, "steps": steps, "guidance": guidance,
+                          "placement_guidance": placement, "device": str(pipe.device),
                           "sampler": args.sampler, "partner": args.partner,
                           "timings": {"batch_seconds": round(seconds, 4), "batch_size": len(samples),
                                       "seconds_per_sample": round(seconds / len(samples), 4)}}

@@ -158,7 +158,7 @@ class EvalResult:
                      f"MModality {s.mm_num_samples} x {s.mm_num_repeats} x {s.mm_num_times}"
                      + (", quick" if s.quick else "") + ".")
         described = {k: self.info[k] for k in ("dataset", "split", "items", "evaluator", "checkpoint", "steps",
-                                                "guidance") if self.info.get(k) is not None}
+                                                "guidance", "placement_guidance") if self.info.get(k) is not None}
         if described:
             lines.append(", ".join(f"{k}: {v}" for k, v in described.items()) + ".")
         return "\n".join(lines) + "\n" + self._quality_markdown()
@@ -428,10 +428,12 @@ def evaluate(dataset: Dataset, evaluator: Evaluator, generators: Optional[Mappin
     return Protocol(dataset, evaluator, settings, collate_fn=collate_fn, progress=progress).run(generators)
 
 
-def pipeline_generator(pipe, *, steps: Optional[int] = None, guidance: Optional[float] = None) -> Generate:
+def pipeline_generator(pipe, *, steps: Optional[int] = None, guidance: Optional[float] = None,
+                       placement_guidance: Optional[float] = None) -> Generate:
     """A protocol generator over an `InterMambaPipeline`: one batched, guided DDIM call per chunk of items,
     each item with its own length and its own seed (derived from the call's seed)."""
     def generate(texts, lengths, seed):
         seeds = np.random.SeedSequence(int(seed)).generate_state(len(texts)).tolist()
-        return pipe.sample_features(list(texts), [int(n) for n in lengths], seeds, steps=steps, guidance=guidance)
+        return pipe.sample_features(list(texts), [int(n) for n in lengths], seeds, steps=steps, guidance=guidance,
+                                    placement_guidance=placement_guidance)
     return generate
