@@ -40,14 +40,15 @@ def run_cli(*args):
 
 def test_pipeline_generate_shapes_seeds_and_batch_independence(tiny_export):
     pipe = intermamba.InterMambaPipeline.from_pretrained(tiny_export)
-    a = pipe.generate(["two people shake hands", "two people hug"], frames=FRAMES, seed=3, num_samples=2)
+    a = pipe.generate(["two people shake hands", "two people hug"], frames=FRAMES, seed=3, num_samples=2,
+                      cleanup=False)
     assert [s.text for s in a] == ["two people shake hands"] * 2 + ["two people hug"] * 2
     assert [s.seed for s in a] == [3, 4, 3, 4]
     assert a[0].joints.shape == (2, FRAMES, 22, 3) and a[0].features.shape == (FRAMES, 2, FEATURE_DIM)
     np.testing.assert_allclose(a[0].joints, a[0].features[..., :66].reshape(FRAMES, 2, 22, 3).transpose(1, 0, 2, 3))
     assert not np.allclose(a[0].joints, a[1].joints)                         # different seeds differ
     # The same (text, seed) alone gives the same sample: noise is drawn per sample, not per batch.
-    alone = pipe.generate("two people shake hands", frames=FRAMES, seed=4)[0]
+    alone = pipe.generate("two people shake hands", frames=FRAMES, seed=4, cleanup=False)[0]
     np.testing.assert_allclose(alone.joints, a[1].joints, atol=1e-5)
     # Denormalised: the rest-pose statistics put the pelvis near standing height.
     assert abs(float(np.median(a[0].joints[:, :, 0, 1])) - REST_PELVIS_HEIGHT) < 0.5
@@ -89,7 +90,7 @@ def test_generate_cli_writes_every_format(tiny_export, tmp_path):
     again = tmp_path / "again"
     assert run_cli("generate", "Two people shake hands!", "--frames", FRAMES, "--seed", 5, "--checkpoint",
                    tiny_export, "--out", again, "--formats", "npy") == 0
-    np.testing.assert_allclose(np.load(again / f"{stem}_joints.npy"), joints, atol=1e-5)
+    np.testing.assert_allclose(np.load(again / f"{stem}_joints.npy"), joints, atol=1e-4)   # clean-up of float noise
     assert not np.allclose(np.load(out / "two_people_shake_hands_seed6_joints.npy"), joints)
 
 
@@ -318,7 +319,7 @@ def test_generate_refuses_foreign_checkpoints_and_existing_files(tiny_export, tm
 
 def test_export_names_and_folders(tiny_export, tmp_path, capsys):
     pipe = intermamba.InterMambaPipeline.from_pretrained(tiny_export)
-    sample = pipe.generate("two people wave", frames=FRAMES)[0]
+    sample = pipe.generate("two people wave", frames=FRAMES, cleanup=False)[0]      # features = joints
     np.save(tmp_path / "wave_seed0_features.npy", sample.features)
     np.save(tmp_path / "wave_seed0_joints.npy", sample.joints)
     # Named like generate names its BVH files: the _features / _joints suffix is the file's, not the sample's.
@@ -352,7 +353,7 @@ def test_version(capsys):
 
 def test_render_and_export_commands(tiny_export, tmp_path, capsys):
     pipe = intermamba.InterMambaPipeline.from_pretrained(tiny_export)
-    sample = pipe.generate("two people wave", frames=FRAMES)[0]
+    sample = pipe.generate("two people wave", frames=FRAMES, cleanup=False)[0]      # features = joints
     np.save(tmp_path / "m_features.npy", sample.features)
     assert run_cli("render", tmp_path / "m_features.npy", "--out", tmp_path / "m.gif") == 0
     assert iio.imread(tmp_path / "m.gif", index=None).shape[-1] in (3, 4)
@@ -413,3 +414,20 @@ def test_generate_cli_placement_guidance_is_recorded(tiny_export, tmp_path):
             "--placement-guidance", 1, "--out", tmp_path)
     record = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert record["guidance"] == 3.5 and record["placement_guidance"] == 1.0
+
+
+def test_generate_cleans_up_by_default_and_no_cleanup_writes_the_raw_joints(tiny_export, tmp_path):
+    from intermamba.evaluation import physical
+    from intermamba.motion import features_to_joints
+
+    pipe = intermamba.InterMambaPipeline.from_pretrained(tiny_export)
+    clean, = pipe.generate("two people hug", frames=30, seed=0)
+    raw, = pipe.generate("two people hug", frames=30, seed=0, cleanup=False)
+    np.testing.assert_array_equal(clean.features, raw.features)               # the model's output is the same
+    np.testing.assert_allclose(raw.joints, features_to_joints(raw.features).transpose(1, 0, 2, 3))
+    assert clean.cleaned and not raw.cleaned
+    assert physical.bone_drift(clean.joints)["bone_drift"] < 1e-4 < physical.bone_drift(raw.joints)["bone_drift"]
+    run_cli("generate", "two people hug", "--checkpoint", tiny_export, "--frames", 30, "--formats", "npy,json",
+            "--no-cleanup", "--out", tmp_path)
+    np.testing.assert_allclose(np.load(next(tmp_path.glob("*_joints.npy"))), raw.joints, atol=1e-6)
+    assert json.loads(next(tmp_path.glob("*.json")).read_text())["cleaned_up"] is False

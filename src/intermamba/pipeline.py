@@ -101,9 +101,10 @@ class Sample:
 
     text: str
     seed: int                 # the seed its starting noise was drawn from
-    features: np.ndarray      # (T, 2, 262) denormalised InterGen features
-    joints: np.ndarray        # (2, T, 22, 3) metres, Y up
+    features: np.ndarray      # (T, 2, 262) denormalised InterGen features: the model's raw output
+    joints: np.ndarray        # (2, T, 22, 3) metres, Y up (cleaned up when `cleaned`)
     fps: int = FPS
+    cleaned: bool = False     # joints went through cleanup.clean_up (the raw ones: features_to_joints(features))
 
     @property
     def frames(self) -> int:
@@ -335,29 +336,37 @@ class InterMambaPipeline:
 
     @staticmethod
     def to_samples(texts: Sequence[str], seeds: Sequence[int], features: torch.Tensor,
-                   lengths: Optional[Sequence[int]] = None, frame=None) -> list[Sample]:
+                   lengths: Optional[Sequence[int]] = None, frame=None, cleanup: bool = False) -> list[Sample]:
         """Wrap a batch of denormalised features (B, T, 2, 262) as Samples (cropped to `lengths` if given);
-        `frame` (a constraints.WorldFrame) maps the joints to a constraint's world frame."""
+        `frame` (a constraints.WorldFrame) maps the joints to a constraint's world frame; `cleanup` passes
+        the joints through cleanup.clean_up with the model's predicted foot contacts."""
+        from .cleanup import clean_up
         from .motion import features_to_joints
+        from .skeleton import CONTACT
 
         out = []
         for i, (text, seed) in enumerate(zip(texts, seeds)):
             f = features[i, : lengths[i] if lengths is not None else None].numpy()       # (T, 2, 262)
             joints = features_to_joints(f).transpose(1, 0, 2, 3)                      # (2, T, 22, 3)
+            if cleanup and joints.shape[1] >= 3:
+                joints = clean_up(joints, f[:, :, CONTACT].transpose(1, 0, 2)).astype(np.float32)
             if frame is not None:
                 joints = frame.to_world(joints)
-            out.append(Sample(text=text, seed=int(seed), features=f, joints=np.ascontiguousarray(joints)))
+            out.append(Sample(text=text, seed=int(seed), features=f, joints=np.ascontiguousarray(joints),
+                              cleaned=bool(cleanup and joints.shape[1] >= 3)))
         return out
 
     def generate(self, texts: Union[str, Sequence[str]], *, frames: int = 210, seed: int = 0, num_samples: int = 1,
                  steps: Optional[int] = None, guidance: Optional[float] = None, batch_size: int = 16,
                  progress: bool = False, constraint=None, sampler: str = "ddim",
-                 placement_guidance: Optional[float] = None) -> list[Sample]:
+                 placement_guidance: Optional[float] = None, cleanup: bool = True) -> list[Sample]:
         """Generate `num_samples` interactions per text, each `frames` long (30 fps).
 
         Returns the samples grouped by text: [text0 sample0, text0 sample1, ..., text1 sample0, ...].
         constraint: a constraints.FeatureConstraint every sample keeps (joints then in its world frame).
         placement_guidance: the guidance scale of where the people stand (see `guide`; None: the model's).
+        cleanup: pass the joints through cleanup.clean_up (smoothing, rigid bones, people apart, planted feet,
+        floor); never with a constraint, whose given values must come back exactly.
         """
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
@@ -373,7 +382,7 @@ class InterMambaPipeline:
         out: list[Sample] = []
         for _, samples, _ in self.iter_batches(jobs, steps=steps, guidance=guidance, batch_size=batch_size,
                                                progress=progress, constraint=constraint, sampler=sampler,
-                                               placement_guidance=placement_guidance):
+                                               placement_guidance=placement_guidance, cleanup=cleanup):
             out += samples
         return out
 
@@ -396,7 +405,7 @@ class InterMambaPipeline:
         for k, (text, frames) in enumerate(segments):
             if joints is None:
                 joints = self.generate(text, frames=frames, seed=seed, steps=steps, guidance=guidance,
-                                       sampler=sampler)[0].joints
+                                       sampler=sampler, cleanup=False)[0].joints
                 continue
             # The last `overlap` frames but one are held (the representation drops a motion's last frame, so
             # that one is generated again): the new motion is overlap held + frames + 1 regenerated-and-new.
@@ -409,13 +418,15 @@ class InterMambaPipeline:
 
     def iter_batches(self, jobs: Sequence[tuple[str, int, int]], *, steps: Optional[int] = None,
                      guidance: Optional[float] = None, batch_size: int = 16, progress: bool = False,
-                     constraint=None, sampler: str = "ddim", placement_guidance: Optional[float] = None):
+                     constraint=None, sampler: str = "ddim", placement_guidance: Optional[float] = None,
+                     cleanup: bool = True):
         """Denoise (text, frames, seed) jobs in batches of equal length; yields (job indices, samples, seconds).
 
         Jobs of one length keep their order, so a single-length request comes back in job order. A batch holds
         at most `batch_size` jobs, fewer when the free memory asks for it. progress: one bar (stderr) over the
         denoising steps of all batches, the batch shown in its description. constraint: one
-        constraints.FeatureConstraint that every job keeps (joints come back in its world frame).
+        constraints.FeatureConstraint that every job keeps (joints come back in its world frame). cleanup: as
+        in `generate` (off with a constraint).
         """
         batch_size = check_count(batch_size, "batch_size")
         steps = self.check_steps(steps)
@@ -445,4 +456,5 @@ class InterMambaPipeline:
                 held = None if constraint is None else [constraint.crop(frames)] * len(chunk)
                 feats = self._denoise(texts, [frames] * len(chunk), seeds, guide, ticking, held)
                 frame = None if constraint is None else constraint.frame
-                yield chunk, self.to_samples(texts, seeds, feats, frame=frame), time.perf_counter() - tic
+                yield (chunk, self.to_samples(texts, seeds, feats, frame=frame, cleanup=cleanup and constraint is None),
+                       time.perf_counter() - tic)

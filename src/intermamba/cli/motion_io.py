@@ -23,6 +23,9 @@ def _add_generate(sub):
     p.add_argument("--placement-guidance", type=float, metavar="S",
                    help="guidance scale of where the two people stand (each pelvis's ground-plane path), apart "
                         "from their poses (default: the model's; unset: --guidance)")
+    p.add_argument("--no-cleanup", action="store_true",
+                   help="write the model's raw joints (default: cleaned up: smoothed, rigid bones, people apart, "
+                        "planted feet, on the floor; never with a control)")
     p.add_argument("--sampler", default="ddim", choices=["ddim", "dpmpp"],
                    help="ddim (default) or dpmpp (DPM-Solver++ 2M: as good in fewer --steps)")
     control = p.add_argument_group("controls (one per run)").add_mutually_exclusive_group()
@@ -158,9 +161,9 @@ def _run_generate(args):
         check_seed(args.seed, "--seed", args.num_samples)
         if args.steps is not None:
             check_count(args.steps, "--steps")
-        for flag in ("guidance", "placement_guidance"):
-            if getattr(args, flag) is not None:
-                check_guidance(getattr(args, flag), f"--{flag.replace('_', '-')}")
+        for name in ("guidance", "placement_guidance"):
+            if getattr(args, name) is not None:
+                check_guidance(getattr(args, name), f"--{name.replace('_', '-')}")
         formats = parse_formats(args.formats)
     except ValueError as err:
         raise CLIError(str(err)) from None
@@ -214,10 +217,12 @@ def _run_generate(args):
         for indices, samples, seconds in pipe.iter_batches([j[:3] for j in jobs], steps=steps, guidance=guidance,
                                                            batch_size=args.batch_size, progress=True,
                                                            constraint=constraint, sampler=args.sampler,
-                                                           placement_guidance=args.placement_guidance):
+                                                           placement_guidance=args.placement_guidance,
+                                                           cleanup=not args.no_cleanup):
             for index, sample in zip(indices, samples):
                 record = {"model": pipe.source, "steps": steps, "guidance": guidance,
-                          "placement_guidance": placement, "device": str(pipe.device),
+                          "placement_guidance": placement, "cleaned_up": sample.cleaned,
+                          "device": str(pipe.device),
                           "sampler": args.sampler, "partner": args.partner,
                           "timings": {"batch_seconds": round(seconds, 4), "batch_size": len(samples),
                                       "seconds_per_sample": round(seconds / len(samples), 4)}}
