@@ -30,7 +30,7 @@ def test_mp4_decodes_with_the_expected_frame_count(pair, tmp_path):
     path = render.render_video(pair, tmp_path / "pair.mp4", title="two people stand and sway " * 6)
     frames = iio.imread(path, plugin="pyav") if _has_pyav() else _ffmpeg_frames(path)
     assert len(frames) == T
-    assert frames[0].shape[:2] == (480, 480)
+    assert frames[0].shape[:2] == (480, 640)
     assert [p.name for p in tmp_path.iterdir()] == ["pair.mp4"]  # no temporary file left behind
 
 
