@@ -39,7 +39,7 @@ VIEW_ANGLE = 36.0           # vertical field of view (degrees)
 ELEVATION = 16.0            # camera pitch below the horizon (degrees)
 OBLIQUE = 30.0              # degrees the camera turns away from square-on, so that people in a row do not hide each other
 AIM_HEIGHT = 0.8            # metres above the floor the camera aims at
-MIN_HALF_WIDTH = 1.3        # metres visible either side of the aim, at least
+MIN_HALF_WIDTH = 0.6        # metres visible either side of the aim, at least
 MARGIN = 0.08               # fraction of the frame kept free around the people
 SMOOTH_FRAMES = FPS         # camera aim and distance: moving averages over a second
 FLOOR_STEP = 0.5            # metres per floor tile
@@ -47,9 +47,9 @@ FOG_DISTANCE = 14.0         # metres over which the floor fades into the horizon
 SHADOW_SIGMA = 0.05         # metres: a contact shadow's blur on the floor ...
 SHADOW_SPREAD = 0.3         # ... widening this much per metre of height ...
 SHADOW_FALLOFF = 0.25       # ... and fading by 1/e over this height
-SHADOW_STRENGTH = 0.22      # darkening of one joint on the floor (shadows add up, at most SHADOW_MAX)
+SHADOW_STRENGTH = 0.3       # darkening of one joint on the floor (shadows add up, at most SHADOW_MAX)
 SHADOW_MAX = 0.6
-SHADOW_CELL = 0.025         # metres per cell of the shadow grid
+SHADOW_CELL = 0.02          # metres per cell of the shadow grid
 AMBIENT, DIFFUSE = 0.42, 0.68
 # toward the light, in the camera frame (x right, y up, z ahead): above left, in front
 LIGHT_X, LIGHT_Y, LIGHT_Z = (np.array([-0.45, 0.65, -0.62]) / np.linalg.norm([-0.45, 0.65, -0.62])).tolist()
@@ -310,10 +310,19 @@ class _Scene:
         c0, c1 = max(int(sx.min()) - 1, 0), min(int(np.ceil(sx.max())) + 2, self.width)
         if r0 >= lum.shape[0] or c0 >= c1:
             return
-        Xs, Zs = X[r0:r1, c0:c1], Z[r0:r1, c0:c1]
-        ix = np.clip((Xs - lo[0]) / SHADOW_CELL + 1.5, 0, grid.shape[0] - 1).astype(np.intp)
-        iz = np.clip((Zs - lo[1]) / SHADOW_CELL + 1.5, 0, grid.shape[1] - 1).astype(np.intp)
-        lum[r0:r1, c0:c1] *= 1.0 - grid[ix, iz]
+        # bilinear look-up (nearest shows the cells as a grid of steps)
+        fx = (X[r0:r1, c0:c1] - float(lo[0])) * (1.0 / SHADOW_CELL) + 1.0     # float32: no numpy scalars
+        fz = (Z[r0:r1, c0:c1] - float(lo[1])) * (1.0 / SHADOW_CELL) + 1.0
+        np.clip(fx, 0.0, grid.shape[0] - 1.001, out=fx)
+        np.clip(fz, 0.0, grid.shape[1] - 1.001, out=fz)
+        ix, iz = fx.astype(np.intp), fz.astype(np.intp)
+        fx -= ix
+        fz -= iz
+        flat = grid.ravel()
+        at = ix * grid.shape[1] + iz
+        near_row = flat[at] + (flat[at + 1] - flat[at]) * fz
+        far_row = flat[at + grid.shape[1]] + (flat[at + grid.shape[1] + 1] - flat[at + grid.shape[1]]) * fz
+        lum[r0:r1, c0:c1] *= 1.0 - (near_row + (far_row - near_row) * fx)
 
     def _trails(self, img: np.ndarray, t: int) -> np.ndarray:
         """The pelvises' paths so far, drawn on the floor."""
@@ -347,7 +356,8 @@ class _Scene:
         length2 = ex * ex + ey * ey
         if length2 > 1e-6:                          # nearest point of the axis: a + s (b - a), s in [0, 1]
             s = px * (ex / length2) + py * (ey / length2)
-            np.clip(s, 0.0, 1.0, out=s)
+            np.minimum(s, 1.0, out=s)
+            np.maximum(s, 0.0, out=s)
         else:
             s = np.zeros((y1 - y0, w), dtype=np.float32)
         dx = px - s * ex
@@ -380,7 +390,7 @@ class _Scene:
         light += AMBIENT
         edge = r - d                                                                     # pixels inside the rim
         light *= np.minimum(edge * (0.45 / OUTLINE_PX) + 0.55, 1.0)
-        alpha = np.clip(edge + 0.5, 0.0, 1.0)
+        alpha = np.minimum(edge + 0.5, 1.0)          # inside means edge > -0.5: alpha > 0
         colour = self.colours[c][None] * (light * alpha)[:, None]
         colour += img[pixel] * (1.0 - alpha)[:, None]
         np.minimum(colour, 255.0, out=colour)
