@@ -2,6 +2,7 @@
 
     render_video(joints, "out.mp4", title="two people shake hands")   # joints (2, T, 22, 3), metres, Y up
     render_frames_png(joints, "out.png", title=..., num=5)           # key frames side by side
+    render_frame(joints, 30, title=...)                              # one frame, (480, 640, 3) uint8
 
 Each person is the capsule body of body.py (a capsule per bone with its radius, a head sphere, two hands) in
 their own colour, shaded per pixel and depth-tested, standing on a checkered floor with soft contact shadows.
@@ -464,6 +465,15 @@ def _caption_layer(text: str, width: int, height: int) -> tuple[np.ndarray, np.n
 
 
 # ------------------------------------------------------------------------------------------- writers
+def render_frame(joints, frame: int = 0, title: Optional[str] = None, *,
+                 size: tuple[int, int] = VIDEO_SIZE) -> np.ndarray:
+    """One frame of the video as (height, width, 3) uint8, the camera placed as for the whole clip."""
+    people = _as_people(joints)
+    if not 0 <= frame < people.shape[1]:
+        raise ValueError(f"frame {frame} is out of range for a motion of {people.shape[1]} frames")
+    return _Scene(people, title=title, size=size, trajectory=False).frame(frame)
+
+
 def render_video(joints, path: Union[str, Path], title: Optional[str] = None, fps: int = FPS, *,
                  trajectory: bool = False, progress: bool = False) -> Path:
     """Write a video of joints (P, T, 22, 3) (or one person's (T, 22, 3)) to .mp4 (640 x 480) or .gif
