@@ -41,7 +41,8 @@ ELEVATION = 16.0            # camera pitch below the horizon (degrees)
 OBLIQUE = 30.0              # degrees the camera turns away from square-on, so that people in a row do not hide each other
 AIM_HEIGHT = 0.8            # metres above the floor the camera aims at
 MIN_HALF_WIDTH = 0.6        # metres visible either side of the aim, at least
-MARGIN = 0.08               # fraction of the frame kept free around the people
+MARGIN = 0.06               # fraction of the frame kept free around the people ...
+BODY_PAD = 0.12             # ... beyond the joints, by this many metres of body
 SMOOTH_FRAMES = FPS         # camera aim and distance: moving averages over a second
 FLOOR_STEP = 0.5            # metres per floor tile
 FOG_DISTANCE = 14.0         # metres over which the floor fades into the horizon colour (by 1/e)
@@ -179,7 +180,8 @@ class _Camera:
         above = (0.5 - MARGIN) * height / self.focal - top / self.focal
         below = (0.5 - MARGIN) * height / self.focal
         # a point at (x, y, z) from the aim, seen from `dist` back, is inside when |x| / (z + dist) <= half_x, ...
-        need = np.maximum.reduce([np.abs(x) / half_x - z, y / above - z, -y / below - z]).max(1)
+        x = np.abs(x) + BODY_PAD                                                        # the body around the joints
+        need = np.maximum.reduce([x / half_x - z, (y + BODY_PAD) / above - z, -y / below - z]).max(1)
         need = np.maximum(need, MIN_HALF_WIDTH / half_x)
         self.distance = _smooth(_running_max(need))                                    # (T,)
         self.position = aim - self.distance[:, None] * self.forward                    # (T, 3)
@@ -561,5 +563,5 @@ def render_frames_png(joints, path: Union[str, Path], title: Optional[str] = Non
         draw.text((i * (width + gap) + width / 2, top + height - gap), f"t = {f / FPS:.1f} s",
                   fill=tuple(int(c) for c in 255 * TEXT_RGB), font=font, anchor="md")
     with atomic_path(path) as tmp:
-        strip.save(tmp, format="PNG")
+        strip.save(tmp, format="PNG", optimize=True)
     return path
