@@ -237,7 +237,7 @@ class _Scene:
         down = np.maximum(-ray[..., 1], 1e-6)
         self.kx, self.kz = (ray[..., 0] / down).astype(np.float32), (ray[..., 2] / down).astype(np.float32)
         self.fog = (np.linalg.norm(ray, axis=-1) / down / FOG_DISTANCE).mean(1, keepdims=True).astype(np.float32)
-        # metres of floor per pixel (per metre of camera height), for the tiles' anti-aliasing
+        # metres of floor per pixel (per metre of camera height): the tiles' edges are blurred over one pixel
         gx = np.hypot(*np.gradient(self.kx.astype(np.float64))) if len(rows) > 1 else np.ones_like(self.kx)
         gz = np.hypot(*np.gradient(self.kz.astype(np.float64))) if len(rows) > 1 else np.ones_like(self.kz)
         self.sharpness = (FLOOR_STEP / np.pi / 1.5 / np.maximum(gx, gz)).astype(np.float32)
