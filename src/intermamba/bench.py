@@ -4,7 +4,8 @@ Per config: trainable parameters, FLOPs of one denoiser call, the time of one de
 sample (DDIM with classifier-free guidance, the cond and null halves batched: one call per step), peak memory,
 each as a ratio to the baseline measured in the same run; then a sweep over sequence length. Configs are timed
 interleaved (round robin, one repetition of each in turn) and medians are reported, so load from other processes
-hits every config alike. `scan_benchmark` times the selective-scan backends against each other.
+hits every config alike. `scan_benchmark` times the selective-scan backends against each other;
+`render_benchmark` times the video renderer on a clip of two people.
 
     result = run_bench(["paper", "ultralight", "demo", "intergen"], frames=300, repeats=3)
     write_json(result, "bench.json"); write_plot(result, "bench.png")
@@ -360,6 +361,60 @@ def _scan_once(args, backend: str, backward: bool):
     y.sum().backward()
 
 
+# -------------------------------------------------------------------------------------------- render
+RENDER_SECONDS = 7.0
+
+
+def render_benchmark(seconds: float = RENDER_SECONDS, *, repeats: int = 3, kind: str = "chase") -> dict:
+    """Median time of render.render_video on two people `seconds` long at 30 fps (a procedural-world item of
+    `kind`, played forth and back to the length): ms per frame drawn (no encoding) and seconds per mp4 clip
+    (frames and H.264 encoding, as `generate` writes it)."""
+    import tempfile
+
+    import numpy as np
+
+    from . import render
+    from .data.synthetic import generate
+    from .skeleton import FPS
+
+    frames = max(1, round(seconds * FPS))
+    clip = np.asarray(generate(0, kind=kind).positions, dtype=np.float32)            # (2, T, 22, 3)
+    while clip.shape[1] < frames:
+        clip = np.concatenate([clip, clip[:, ::-1]], 1)
+    clip = clip[:, :frames]
+    text = f"benchmark: two people, {kind}, {frames} frames"
+    draw_ms, clip_s, cpu_s = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            scene = render._Scene(clip, title=text, size=render.VIDEO_SIZE, trajectory=False)
+            start = time.perf_counter()
+            for t in range(frames):
+                scene.frame(t)
+            draw_ms.append(1000 * (time.perf_counter() - start) / frames)
+            start, cpu = time.perf_counter(), _cpu_seconds()
+            render.render_video(clip, Path(tmp) / "clip.mp4", title=text)
+            clip_s.append(time.perf_counter() - start)
+            cpu_s.append(_cpu_seconds() - cpu)
+    return {"frames": frames, "size": list(render.VIDEO_SIZE), "ms_per_frame": statistics.median(draw_ms),
+            "seconds_per_clip": statistics.median(clip_s), "cpu_seconds_per_clip": statistics.median(cpu_s),
+            "repeats": repeats, "threads": torch.get_num_threads(),
+            "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (ffmpeg): what a clip costs on a machine that is busy."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def format_render(result: dict) -> str:
+    w, h = result["size"]
+    return (f"render: {result['ms_per_frame']:.1f} ms per {w}x{h} frame drawn; {result['seconds_per_clip']:.2f} s "
+            f"per {result['frames'] / 30:.0f} s mp4 clip ({result['frames']} frames, drawn and encoded; "
+            f"{result['cpu_seconds_per_clip']:.2f} s of CPU time with ffmpeg's); medians of {result['repeats']}, "
+            f"{result['cpus']} usable CPU core(s)")
+
+
 # -------------------------------------------------------------------------------------------- output
 def _atomic_write(path: Union[str, Path], write: Callable[[str], None]) -> None:
     with atomic_path(path) as tmp:
@@ -451,5 +506,5 @@ def format_scan_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["run_bench", "scan_benchmark", "write_json", "write_plot", "format_table", "format_scan_table",
+__all__ = ["run_bench", "scan_benchmark", "render_benchmark", "format_render", "write_json", "write_plot", "format_table", "format_scan_table",
            "peak_memory", "count_flops"]

@@ -2,10 +2,12 @@
 
 Built in the rest pose (every local rotation the identity, pelvis at the origin) from one person's bones, so
 it fits whoever it is given; each vertex follows the one joint whose rotation turns its bone. The glTF export
-carries it as a skinned mesh; a renderer poses it with `pose_vertices`.
+carries it as a skinned mesh; a renderer poses it with `pose_vertices`, or (render.py, which has joints only)
+draws the same capsules between the posed joints.
 
     mesh = body_mesh(offsets)                                   # offsets (22, 3), default the rest skeleton
     verts = pose_vertices(mesh, world_rotations, joints)        # (T, 22, 3, 3), (T, 22, 3) -> (T, V, 3)
+    bone_radii()                                                # (22,) capsule radius of the bone ending at each joint
 """
 
 from __future__ import annotations
@@ -80,6 +82,11 @@ def capsule(a, b, radius: float, *, segments: int = 12, rings: int = 4):
     return vertices, normals, np.concatenate(faces)
 
 
+def bone_radii() -> np.ndarray:
+    """(22,) capsule radius of the bone that ends at each joint, metres (0 for the pelvis, which ends none)."""
+    return np.array([0.0] + [_BONE_RADII[_side_free(JOINT_NAMES[j])] for j in range(1, NUM_JOINTS)])
+
+
 def body_mesh(offsets=None, *, segments: int = 12, rings: int = 4) -> BodyMesh:
     """The body of a person whose bones are `offsets` (22, 3) metres in their parents' rest frames
     (default skeleton.REST_OFFSETS), in the bind pose."""
@@ -90,8 +97,8 @@ def body_mesh(offsets=None, *, segments: int = 12, rings: int = 4) -> BodyMesh:
     for j in range(1, NUM_JOINTS):
         rest[j] = rest[PARENTS[j]] + off[j]
     # (start, end, radius, joint that moves it)
-    parts = [(rest[PARENTS[j]], rest[j], _BONE_RADII[_side_free(JOINT_NAMES[j])], PARENTS[j])
-             for j in range(1, NUM_JOINTS)]
+    radii = bone_radii()
+    parts = [(rest[PARENTS[j]], rest[j], radii[j], PARENTS[j]) for j in range(1, NUM_JOINTS)]
     head = JOINT_INDEX["head"]
     centre = rest[head] + np.asarray(HEAD_CENTRE)
     parts.append((centre, centre, HEAD_RADIUS, head))

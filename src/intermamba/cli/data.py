@@ -8,13 +8,13 @@ from .evaluate import _eval_data_config
 
 # ------------------------------------------------------------------------------------------------ data
 def _add_data(sub):
-    p = sub.add_parser("data", help="look at a dataset: stick-figure previews and statistics")
+    p = sub.add_parser("data", help="look at a dataset: video previews and statistics")
     verbs = p.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
     w = verbs.add_parser("write", help="write the procedural world in InterHuman's on-disk layout")
     w.add_argument("out", help="output folder (motions_processed/, annots/, split/)")
     w.add_argument("--items", type=int, default=2000, help="number of interactions (default 2000)")
     w.add_argument("--seed", type=int, default=0, help="world seed")
-    for name, help_ in (("preview", "render a few items as stick-figure videos"),
+    for name, help_ in (("preview", "render a few items as videos"),
                         ("stats", "print counts, kinds, lengths and split sizes")):
         q = verbs.add_parser(name, help=help_)
         q.add_argument("dataset", nargs="?", default="synthetic",

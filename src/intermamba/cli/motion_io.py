@@ -271,7 +271,7 @@ def _read_motion(path):
 
 
 def _add_render(sub):
-    p = sub.add_parser("render", help="render a result or dataset item (.npy) as a stick-figure video")
+    p = sub.add_parser("render", help="render a result or dataset item (.npy) as a video")
     p.add_argument("file", help="joints (2, T, 22, 3) or features (T, 2, 262) .npy")
     p.add_argument("--out", help="video path (.mp4 or .gif; default: beside the input, .mp4)")
     p.add_argument("--title", help="caption shown above the figure")

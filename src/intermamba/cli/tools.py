@@ -43,6 +43,8 @@ def _add_bench(sub):
     p.add_argument("--json", default=None, help="write the result here (JSON)")
     p.add_argument("--plot", default=None, help="write the sweep plot here (PNG)")
     p.add_argument("--scan", action="store_true", help="only the selective-scan micro-benchmark")
+    p.add_argument("--render", action="store_true",
+                   help="only the video renderer: ms per frame and seconds per 7 s mp4 clip of two people")
     p.add_argument("--scan-backend", default="auto",
                    help="selective-scan backend for the model runs: auto (mamba_ssm, else triton on CUDA; native, "
                         "else fused on CPU), ref, fused, native, triton or mamba_ssm")
@@ -64,6 +66,12 @@ def _run_bench(args):
             raise CLIError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
     apply_threads(args.threads, pick_default=False)
     progress = not args.no_progress
+    if args.render:
+        result = bench.render_benchmark(repeats=_default(args.repeats, 1 if args.quick else 3))
+        print(bench.format_render(result))
+        if args.json:
+            bench.write_json({"render": result}, args.json)
+        return
     if args.scan:
         shapes = bench.SCAN_SHAPES[:1] if args.quick else bench.SCAN_SHAPES
         rows = bench.scan_benchmark(shapes, backends=bench.scan_backends_for(args.device),
