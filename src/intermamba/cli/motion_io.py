@@ -134,10 +134,11 @@ def _run_generate(args):
         prompts += read_prompts(args.prompts)
     timeline = read_timeline(args)
     if timeline is not None:
-        from ..pipeline import TIMELINE_OVERLAP
+        from ..pipeline import TIMELINE_MARGIN, TIMELINE_OVERLAP
 
         # one job, as long as the longest segment's pass (it continues the previous segment's last frames)
-        prompts = [("; ".join(text for text, _ in timeline), max(n for _, n in timeline) + TIMELINE_OVERLAP + 1)]
+        longest = max(n for _, n in timeline) + TIMELINE_OVERLAP + 1 + TIMELINE_MARGIN
+        prompts = [("; ".join(text for text, _ in timeline), longest)]
     if not prompts:
         raise CLIError("no prompt given; pass TEXT or --prompts FILE")
     for text, _ in prompts:
