@@ -7,14 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from intermamba.cli import main
 from intermamba.cli.constraint_inputs import load_person
-from intermamba.constraints import (ConstraintError, WorldFrame, continuation, joint_error, keyframes, pelvis_error,
-                                    reaction, trajectory)
+from intermamba.constraints import (BRIDGE_FRAMES, ConstraintError, WorldFrame, continuation, joint_error, keyframes,
+                                    pelvis_error, reaction, trajectory)
 from intermamba.data.bvh import read_bvh_pair
 from intermamba.motion import features_to_joints
 from intermamba.pipeline import InterMambaPipeline
+from intermamba.skeleton import POS, rest_pose
 
 CMU = Path(__file__).parent / "data" / "cmu"
 TEXT = "Two people walk up to each other and shake right hands."
@@ -266,20 +268,53 @@ def test_bad_control_files_are_one_line_exit_2(tmp_path, capsys, files, args, me
 
 
 # ------------------------------------------------------------------------------------------------- timelines
+def _seam_speeds(joints, starts):
+    """Largest joint speed (m/s) around each seam: from 2 frames before a segment starts to the end of the bridge
+    into it (constraints.BRIDGE_FRAMES) and 4 frames of the model's own motion after it."""
+    speeds = _speeds(joints)
+    return [float(speeds[f - 2:f + BRIDGE_FRAMES + 4].max()) for f in starts]
+
+
+def test_continuation_guide_bridges_an_estimate_pulled_towards_the_held_run():
+    """The failure behind the 21.6 m/s timeline seam, with a stand-in for the demo model: an estimate that puts
+    the person 1 m from the held run (where the model would have them) except at the first free frame, which
+    it pulls half-way towards the held run (that frame of x_t carries the last step's correction). The old guide
+    anchored the free frames on that frame and left a 0.5 m jump behind it (15 m/s); bridged, the seam is no
+    faster than the walk itself (1.5 m/s)."""
+    T, held = 40, 10
+    walk = np.stack([rest_pose().numpy()] * (held + 1))                       # (11, 22, 3) walking at 1.5 m/s
+    walk[..., 2] += 0.05 * np.arange(held + 1)[:, None]
+    pair = np.stack([walk, walk + np.array([1.0, 0.0, 0.0], np.float32)])      # (2, 11, 22, 3)
+    c = continuation(pair, T)
+    wanted = np.concatenate([c.values[:held], np.repeat(c.values[held - 1:held], T - held, 0)])   # (T, 2, 262)
+    wanted[..., POS] = features_to_joints(wanted).reshape(T, 2, -1)
+    ahead = 0.05 * (np.arange(T) - held + 1) + 1.0                            # the walk, 1 m further on
+    own = features_to_joints(c.values[held - 1])[None] + ahead[:, None, None, None] * np.array([0, 0, 1.0])
+    out = torch.from_numpy(c.values)
+    for _ in range(10):                                                      # the sampler's steps
+        estimate = torch.from_numpy(wanted).clone()
+        estimate[..., POS] = torch.from_numpy(own.reshape(T, 2, -1))
+        estimate[held, :, POS] = (out[held, :, POS] + estimate[held, :, POS]) / 2
+        out = torch.where(torch.from_numpy(c.mask), torch.from_numpy(c.values), c.guide(estimate))
+    joints = features_to_joints(out.numpy()).transpose(1, 0, 2, 3)             # (2, T, 22, 3)
+    assert _seam_speeds(joints, [held])[0] <= 1.5 + 1e-3                     # the walk's own speed
+
+
 def test_timeline_is_one_motion_with_measured_seams(pipe):
     """Three segments (2 s, 3 s, 2 s) chained as continuations: 210 frames, finite, every segment's length kept.
-    Measured (demo model, 10 steps, seed 0): the largest joint speed at the seams is 21.6 and 4.6 m/s against the
-    motion's 99th percentile of 4.5 m/s: the second seam passes the issue's rule, the first does not (seed 1: 9.0
-    and 4.3 against 4.2). The first free frame continues the held motion (1.9 m/s), but the demo model's own
-    estimate jumps between the next two frames; see the README."""
+    Measured (demo model, 10 steps, seeds 0-2): the largest joint speed at the first seam was 21.6 / 9.0 / 8.3 m/s
+    against the motion's 99th percentile of 4.5 / 4.2 / 3.6 before the bridge and the window margin; now the
+    seams are 3.6 / 3.8 / 3.2 m/s against 3.6 / 3.8 / 3.3. The README has the wider sweep, where some seams still
+    exceed p99 by up to 1.3x, in the model's own frames right after the bridge."""
     segments = [("two people shake hands", 60), ("they walk side by side", 90), ("two people hug", 60)]
-    sample = pipe.generate_timeline(segments, seed=0, steps=10)
-    assert sample.joints.shape == (2, 210, 22, 3) and sample.features.shape == (210, 2, 262)
-    assert np.isfinite(sample.joints).all()
-    speeds = _speeds(sample.joints)
-    seams = [float(speeds[f - 2:f + 1].max()) for f in (60, 150)]
-    print(f"timeline: seam speeds {np.round(seams, 1)} m/s, 99th percentile {np.percentile(speeds, 99):.1f} m/s")
-    assert seams[1] <= 1.1 * np.percentile(speeds, 99)
+    for seed in (0, 1, 2):
+        sample = pipe.generate_timeline(segments, seed=seed, steps=10)
+        assert sample.joints.shape == (2, 210, 22, 3) and sample.features.shape == (210, 2, 262)
+        assert np.isfinite(sample.joints).all()
+        p99 = np.percentile(_speeds(sample.joints), 99)
+        seams = _seam_speeds(sample.joints, [60, 150])
+        print(f"timeline seed {seed}: seam speeds {np.round(seams, 1)} m/s, 99th percentile {p99:.1f} m/s")
+        assert max(seams) <= 1.1 * p99
 
 
 def test_generate_cli_timeline(tmp_path):

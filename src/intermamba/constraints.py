@@ -235,23 +235,33 @@ def _between(frames: torch.Tensor, values: torch.Tensor, T: int) -> torch.Tensor
 
 # Frames over which a known pose's difference from the model's estimate fades out around it (2/3 s at 30 fps).
 BLEND_FRAMES = 20
+# Free frames after a held run that are bridged from the run's last pose to the model's own motion (1/3 s).
+# The model's estimate next to held frames is a compromise between them and where the model would put the
+# person (measured on the demo model: a 0.3-1 m step in its offset between the last held and the first free
+# frame, even at the last denoising step), so it is not trusted there: any anchor taken inside that compromise
+# lets the step through (a timeline seam reached 21.6 m/s). Ten frames keep the bridge's speed near the
+# motion's own: a pose change of 1 m over them is at most 4.5 m/s.
+BRIDGE_FRAMES = 10
 
 
 def _blend_towards(values: np.ndarray, known: np.ndarray) -> Callable[[torch.Tensor], torch.Tensor]:
     """A guide that bends each step's x0 estimate towards poses known at some frames (`known` (T, 2) bool, the
     positions in `values`), so that the free frames join the held ones instead of jumping to them.
 
-    Anchors: an isolated held frame asks the estimate to be its pose there; at the edge of a run of held frames
-    the free neighbour is asked to continue the held motion (the last held pose plus its last step), because the
-    estimate inside a held run is not what the free frames follow. The pelvis part of the anchors' offsets is
-    interpolated linearly between anchors and held beyond them (moving the whole body); the rest of the pose
-    offset fades out over BLEND_FRAMES from the nearest anchor."""
+    Anchors: an isolated held frame asks the estimate to be its pose there; a run of held frames that starts
+    after free ones asks the free neighbour to lead into it (the first held pose minus its first step). A run
+    that ends before free frames is continued through a bridge of BRIDGE_FRAMES: the free frame after the bridge
+    is asked to be where the run's last pelvis velocity carries its last pose, and the frames in between are
+    rebuilt (`_bridge`), the estimate there dropped. The pelvis part of the anchors' offsets is interpolated
+    linearly between anchors and held beyond them (moving the whole body); the rest of the pose offset fades out
+    over BLEND_FRAMES from the nearest anchor."""
     target = torch.from_numpy(values[..., sk.POS]).reshape(*values.shape[:2], sk.NUM_JOINTS, 3)  # (T, 2, 22, 3)
     known = torch.from_numpy(known)
 
     def anchors(held: torch.Tensor, K: torch.Tensor, E: torch.Tensor):
-        """(frames (A,), offsets (A, 22, 3)) for one person: held (T,), K, E (T, 22, 3)."""
-        T, frames, offsets = len(held), [], []
+        """(frames (A,), offsets (A, 22, 3), bridges [(last held, anchor)]) for one person: held (T,), K, E
+        (T, 22, 3)."""
+        T, frames, offsets, bridges = len(held), [], [], []
         for k in torch.nonzero(held).flatten().tolist():
             left_free = k == 0 or not held[k - 1]
             right_free = k == T - 1 or not held[k + 1]
@@ -259,22 +269,26 @@ def _blend_towards(values: np.ndarray, known: np.ndarray) -> Callable[[torch.Ten
                 frames.append(k)
                 offsets.append(K[k] - E[k])
             elif right_free and k + 1 < T:                      # a run ends: continue its motion
-                frames.append(k + 1)
-                offsets.append(2 * K[k] - K[k - 1] - E[k + 1])
+                a = min(k + 1 + BRIDGE_FRAMES, T - 1)
+                step = K[k, sk.ROOT] - K[k - 1, sk.ROOT]        # (3,) the run's last pelvis step
+                frames.append(a)
+                offsets.append(K[k] + (a - k) * step - E[a])
+                bridges.append((k, a))
             elif left_free and k > 0:                           # a run starts: lead into it
                 frames.append(k - 1)
                 offsets.append(2 * K[k] - K[k + 1] - E[k - 1])
         if not frames:
-            return None, None
+            return None, None, bridges
         order = torch.tensor(frames).argsort()
-        return torch.tensor(frames, device=E.device)[order], torch.stack(offsets)[order]
+        return torch.tensor(frames, device=E.device)[order], torch.stack(offsets)[order], bridges
 
     def guide(f: torch.Tensor) -> torch.Tensor:                                        # (T', 2, 262)
         T = f.shape[0]
         pos = f[..., sk.POS].reshape(T, 2, sk.NUM_JOINTS, 3).clone()
         t = torch.arange(T, dtype=f.dtype, device=f.device)
         for p in (0, 1):
-            frames, d = anchors(known[:T, p], target[:T, p].to(f), pos[:, p])
+            K = target[:T, p].to(f)
+            frames, d, bridges = anchors(known[:T, p], K, pos[:, p])
             if frames is None:
                 continue
             root, rest = d[:, sk.ROOT], d - d[:, sk.ROOT:sk.ROOT + 1]
@@ -282,8 +296,28 @@ def _blend_towards(values: np.ndarray, known: np.ndarray) -> Callable[[torch.Ten
             gap = (t[:, None] - frames[None].to(f.dtype)).abs()                            # (T', A)
             fade = (1 - gap.min(1).values / BLEND_FRAMES).clamp(min=0)[:, None, None]
             pos[:, p] += offset[:, None] + fade * rest[gap.argmin(1)]
+            for k, a in bridges:
+                pos[k + 1:a, p] = _bridge(K[k - 1:k + 1], pos[a:a + 2, p], a - k)
         return torch.cat([pos.reshape(T, 2, -1), f[..., sk.POS.stop:]], -1)
     return guide
+
+
+def _bridge(before: torch.Tensor, after: torch.Tensor, n: int) -> torch.Tensor:
+    """The n - 1 poses (n - 1, 22, 3) between the last of `before` (2, 22, 3) and the first of `after` (1 or 2,
+    22, 3), n frames apart: the pelvis on a cubic Hermite curve that leaves and arrives at the two sides' pelvis
+    velocities (the `after` one is zero when it has a single pose), the pose around it (joints minus pelvis)
+    blended with smoothstep weights. Only the pelvis path is curved: the pose blend keeps the bones' lengths
+    close to both ends' (a blend of two poses of one skeleton), where blending every joint on its own curve
+    would stretch limbs that move fast at either end."""
+    s = torch.arange(1, n, dtype=before.dtype, device=before.device)[:, None] / n          # (n-1, 1)
+    p0, p1 = before[-1, sk.ROOT], after[0, sk.ROOT]
+    v0 = (before[-1, sk.ROOT] - before[-2, sk.ROOT]) * n                                  # per bridge, not frame
+    v1 = (after[-1, sk.ROOT] - after[0, sk.ROOT]) * n
+    pelvis = ((2 * s**3 - 3 * s**2 + 1) * p0 + (s**3 - 2 * s**2 + s) * v0
+              + (3 * s**2 - 2 * s**3) * p1 + (s**3 - s**2) * v1)                           # (n-1, 3)
+    w = (3 * s**2 - 2 * s**3)[:, :, None]                                                   # (n-1, 1, 1)
+    pose = (1 - w) * (before[-1] - p0) + w * (after[0] - p1)                                # (n-1, 22, 3)
+    return pelvis[:, None] + pose
 
 
 # The heading of a trajectory is its first displacement of at least this much (m) from the start.

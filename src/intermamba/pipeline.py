@@ -46,6 +46,10 @@ SAMPLE_FLOATS_PER_FEATURE = 3
 MEMORY_MARGIN = 1.5
 MEMORY_SHARE = 0.75        # of the free memory one batch may plan to use
 TIMELINE_OVERLAP = 10      # frames of a timeline's previous segment that the next one continues (1/3 s)
+# Frames each timeline window runs past its segment, then dropped: a window's last frames are the model's least
+# reliable (demo model, 30 samples: the last 4 frame steps run 1.8-3.8x the median joint speed, up to 10x), and
+# held as the next segment's start they would put that jitter at the seam.
+TIMELINE_MARGIN = 6
 
 
 class GenerationError(ValueError):
@@ -388,12 +392,15 @@ class InterMambaPipeline:
 
     def generate_timeline(self, segments: Sequence[tuple[str, int]], *, seed: int = 0, steps: Optional[int] = None,
                           guidance: Optional[float] = None, sampler: str = "ddim",
-                          overlap: int = TIMELINE_OVERLAP) -> Sample:
+                          overlap: int = TIMELINE_OVERLAP, cleanup: bool = True) -> Sample:
         """One continuous motion from (text, frames) segments played one after another.
 
         Each segment after the first is generated as a continuation (constraints.continuation) of the last
-        `overlap` frames so far, under its own text, and its new frames are appended; all in the first segment's
-        world frame. Segment k draws its noise from seed + k.
+        `overlap` frames of the previous one, under its own text, and its new frames are appended; all in the
+        first segment's world frame. Every window runs TIMELINE_MARGIN frames past its segment and those are
+        dropped, so the frames held at a seam are never a window's jittery end; the continuation's guide bridges
+        from them into the new motion (constraints.BRIDGE_FRAMES). Segment k draws its noise from seed + k.
+        cleanup: the whole motion goes through cleanup.clean_up at the end (as `generate`'s samples do).
         """
         from .constraints import continuation, pair_features
 
@@ -401,20 +408,28 @@ class InterMambaPipeline:
             raise ValueError("a timeline needs at least one segment")
         overlap = check_count(overlap, "overlap")
         check_seed(seed, "seed", len(segments))
-        joints = None                                                                    # (2, T, 22, 3) so far
+        joints, length = None, 0                      # (2, length + TIMELINE_MARGIN, 22, 3) so far; its length
         for k, (text, frames) in enumerate(segments):
             if joints is None:
-                joints = self.generate(text, frames=frames, seed=seed, steps=steps, guidance=guidance,
-                                       sampler=sampler, cleanup=False)[0].joints
+                joints = self.generate(text, frames=frames + TIMELINE_MARGIN, seed=seed, steps=steps,
+                                       guidance=guidance, sampler=sampler, cleanup=False)[0].joints
+                length = frames
                 continue
-            # The last `overlap` frames but one are held (the representation drops a motion's last frame, so
-            # that one is generated again): the new motion is overlap held + frames + 1 regenerated-and-new.
-            held = continuation(joints[:, -(overlap + 1):], overlap + frames + 1)
+            # The `overlap` frames before the segment's last are held (the representation drops a motion's last
+            # frame, so that one is generated again): the window is overlap held + 1 regenerated + frames new.
+            held = continuation(joints[:, length - overlap - 1:length], overlap + 1 + frames + TIMELINE_MARGIN)
             new = self.generate(text, frames=held.frames, seed=seed + k, steps=steps, guidance=guidance,
                                 sampler=sampler, constraint=held)[0].joints
-            joints = np.concatenate([joints[:, :-1], new[:, overlap:]], axis=1)         # (2, T + frames, 22, 3)
+            joints = np.concatenate([joints[:, :length - 1], new[:, overlap:]], axis=1)
+            length += frames
+        joints = joints[:, :length]                                                       # (2, T, 22, 3)
         text = "; ".join(t for t, _ in segments)
-        return Sample(text=text, seed=seed, features=pair_features(joints), joints=np.ascontiguousarray(joints))
+        features = pair_features(joints)
+        if cleanup:
+            from .cleanup import clean_up
+
+            joints = clean_up(joints).astype(np.float32)
+        return Sample(text=text, seed=seed, features=features, joints=np.ascontiguousarray(joints), cleaned=cleanup)
 
     def iter_batches(self, jobs: Sequence[tuple[str, int, int]], *, steps: Optional[int] = None,
                      guidance: Optional[float] = None, batch_size: int = 16, progress: bool = False,

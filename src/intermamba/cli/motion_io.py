@@ -140,10 +140,11 @@ def _run_generate(args):
         prompts += read_prompts(args.prompts)
     timeline = read_timeline(args)
     if timeline is not None:
-        from ..pipeline import TIMELINE_OVERLAP
+        from ..pipeline import TIMELINE_MARGIN, TIMELINE_OVERLAP
 
         # one job, as long as the longest segment's pass (it continues the previous segment's last frames)
-        prompts = [("; ".join(text for text, _ in timeline), max(n for _, n in timeline) + TIMELINE_OVERLAP + 1)]
+        longest = max(n for _, n in timeline) + TIMELINE_OVERLAP + 1 + TIMELINE_MARGIN
+        prompts = [("; ".join(text for text, _ in timeline), longest)]
     if not prompts:
         raise CLIError("no prompt given; pass TEXT or --prompts FILE")
     for text, _ in prompts:
@@ -244,6 +245,7 @@ def _write_timeline(pipe, args, timeline, steps: int, guidance: float, stem, for
     tic = time.perf_counter()
     try:
         sample = pipe.generate_timeline(timeline, seed=args.seed, steps=steps, guidance=guidance,
+                                        cleanup=not args.no_cleanup,
                                         sampler=args.sampler)
     except (GenerationError, ValueError) as err:
         raise CLIError(str(err)) from None
