@@ -327,7 +327,7 @@ class InterMambaPipeline:
 
     def generate(self, texts: Union[str, Sequence[str]], *, frames: int = 210, seed: int = 0, num_samples: int = 1,
                  steps: Optional[int] = None, guidance: Optional[float] = None, batch_size: int = 16,
-                 progress: bool = False, constraint=None, sampler: str = "ddim") -> list[Sample]:
+                 progress: Union[bool, Callable] = False, constraint=None, sampler: str = "ddim") -> list[Sample]:
         """Generate `num_samples` interactions per text, each `frames` long (30 fps).
 
         Returns the samples grouped by text: [text0 sample0, text0 sample1, ..., text1 sample0, ...].
@@ -352,12 +352,13 @@ class InterMambaPipeline:
 
     def generate_timeline(self, segments: Sequence[tuple[str, int]], *, seed: int = 0, steps: Optional[int] = None,
                           guidance: Optional[float] = None, sampler: str = "ddim",
-                          overlap: int = TIMELINE_OVERLAP) -> Sample:
+                          overlap: int = TIMELINE_OVERLAP, progress: Union[bool, Callable] = False) -> Sample:
         """One continuous motion from (text, frames) segments played one after another.
 
         Each segment after the first is generated as a continuation (constraints.continuation) of the last
         `overlap` frames so far, under its own text, and its new frames are appended; all in the first segment's
-        world frame. Segment k draws its noise from seed + k.
+        world frame. Segment k draws its noise from seed + k. progress: as iter_batches's, per segment for a
+        bar, over all segments' steps for a callable.
         """
         from .constraints import continuation, pair_features
 
@@ -367,27 +368,31 @@ class InterMambaPipeline:
         check_seed(seed, "seed", len(segments))
         joints = None                                                                    # (2, T, 22, 3) so far
         for k, (text, frames) in enumerate(segments):
+            step = progress
+            if callable(progress):       # segment k's steps as the k-th share of the whole
+                step = (lambda done, total, k=k: progress(k * total + done, len(segments) * total))
             if joints is None:
                 joints = self.generate(text, frames=frames, seed=seed, steps=steps, guidance=guidance,
-                                       sampler=sampler)[0].joints
+                                       sampler=sampler, progress=step)[0].joints
                 continue
             # The last `overlap` frames but one are held (the representation drops a motion's last frame, so
             # that one is generated again): the new motion is overlap held + frames + 1 regenerated-and-new.
             held = continuation(joints[:, -(overlap + 1):], overlap + frames + 1)
             new = self.generate(text, frames=held.frames, seed=seed + k, steps=steps, guidance=guidance,
-                                sampler=sampler, constraint=held)[0].joints
+                                sampler=sampler, constraint=held, progress=step)[0].joints
             joints = np.concatenate([joints[:, :-1], new[:, overlap:]], axis=1)         # (2, T + frames, 22, 3)
         text = "; ".join(t for t, _ in segments)
         return Sample(text=text, seed=seed, features=pair_features(joints), joints=np.ascontiguousarray(joints))
 
     def iter_batches(self, jobs: Sequence[tuple[str, int, int]], *, steps: Optional[int] = None,
-                     guidance: Optional[float] = None, batch_size: int = 16, progress: bool = False,
+                     guidance: Optional[float] = None, batch_size: int = 16, progress: Union[bool, Callable] = False,
                      constraint=None, sampler: str = "ddim"):
         """Denoise (text, frames, seed) jobs in batches of equal length; yields (job indices, samples, seconds).
 
         Jobs of one length keep their order, so a single-length request comes back in job order. A batch holds
-        at most `batch_size` jobs, fewer when the free memory asks for it. progress: one bar (stderr) over the
-        denoising steps of all batches, the batch shown in its description. constraint: one
+        at most `batch_size` jobs, fewer when the free memory asks for it. progress: True for one bar (stderr)
+        over the denoising steps of all batches, the batch shown in its description, or a callable(done, total)
+        called after each step (a server's job status). constraint: one
         constraints.FeatureConstraint that every job keeps (joints come back in its world frame).
         """
         batch_size = check_count(batch_size, "batch_size")
@@ -405,11 +410,16 @@ class InterMambaPipeline:
             plan += [(frames, indices[start:start + size]) for start in range(0, len(indices), size)]
         from tqdm.auto import tqdm
 
-        with tqdm(total=len(plan) * steps, unit="step", desc="denoising", disable=not progress) as bar:
+        total, done = len(plan) * steps, 0
+        with tqdm(total=total, unit="step", desc="denoising", disable=progress is not True) as bar:
             def ticking(iterable):
+                nonlocal done
                 for step in iterable:
                     yield step
                     bar.update(1)
+                    done += 1
+                    if callable(progress):
+                        progress(done, total)
             for number, (frames, chunk) in enumerate(plan, 1):
                 bar.set_description(f"batch {number}/{len(plan)} ({len(chunk)} x {frames} frames)")
                 texts, seeds = [jobs[i][0] for i in chunk], [jobs[i][2] for i in chunk]
