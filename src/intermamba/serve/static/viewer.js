@@ -16,7 +16,7 @@ const BACKGROUND = "#f4f5f7";
 const LIMB_RADIUS = 0.045;     // metres
 const HEAD_RADIUS = 0.10;
 const HEAD_JOINT = 15;
-const FOCAL = 1.2;             // focal length over half the canvas height (about 80 degrees' field of view)
+const FOCAL = 1.8;             // focal length over half the canvas height (about 58 degrees' field of view)
 const LIGHT = normalise([0.4, 1.0, 0.6]);
 
 function normalise(v) {
@@ -51,9 +51,9 @@ class MotionViewer {
       for (const frame of person)
         for (const p of frame)
           for (let i = 0; i < 3; i++) { lo[i] = Math.min(lo[i], p[i]); hi[i] = Math.max(hi[i], p[i]); }
-    this.target = [(lo[0] + hi[0]) / 2, Math.max(0.8, (lo[1] + hi[1]) / 2), (lo[2] + hi[2]) / 2];
+    this.target = [(lo[0] + hi[0]) / 2, Math.max(0.7, (lo[1] + hi[1]) / 2), (lo[2] + hi[2]) / 2];
     const span = Math.max(hi[0] - lo[0], hi[2] - lo[2], 2.0);
-    this.distance = 1.4 * span + 1.5;
+    this.distance = 1.2 * span + 1.0;
     this.yaw = 0.6;              // radians around Y, from the +Z side
     this.pitch = 0.3;            // radians above the horizon
   }
