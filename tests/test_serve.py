@@ -202,6 +202,35 @@ def test_the_server_listens_on_localhost_only_by_default(pipe, tmp_path):
         server.thread.join(10)
 
 
+def test_ctrl_c_stops_the_server_and_its_running_job(tmp_path):
+    """The CLI prints its URL, and on Ctrl-C ends the running job at its next step and exits 0, leaving no files."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "intermamba.cli", "serve", "--port", "0", "--cache",
+                             str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        assert lines[1].startswith("serving on http://127.0.0.1:"), lines
+        url = lines[1].split()[2]
+        body = json.dumps({"text": "two people hug", "frames": 900, "steps": 500}).encode()
+        with urllib.request.urlopen(urllib.request.Request(url + "api/jobs", data=body)) as r:
+            job = json.load(r)["id"]
+        deadline = time.monotonic() + 60
+        while json.load(urllib.request.urlopen(f"{url}api/jobs/{job}"))["progress"] == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and out.strip().endswith("stopped") and "Traceback" not in out, out
+    assert list(tmp_path.iterdir()) == []             # the unfinished job's folder is gone
+
+
 def test_serve_bad_flags_are_one_line(capsys, tmp_path):
     (tmp_path / "file").write_text("x")
     for argv, message in [(["--cache-jobs", "0"], "--cache-jobs must be a positive integer"),

@@ -65,15 +65,17 @@ def _run_serve(args):
         raise CLIError(str(err)) from None
     cache = ResultCache(folder, max_jobs=args.cache_jobs, max_bytes=int(args.cache_mb * 2 ** 20))
     service = GenerationService(pipe, cache, max_samples=args.max_samples, max_queue=args.max_queue)
-    server = build_server(create_app(service), args.host, args.port)
+    server = build_server(create_app(service), args.host, args.port, on_exit=service.stop)
     print(f"model {pipe.source} on {pipe.device}; results in {folder}/", flush=True)
     try:
-        server.run()                # returns on Ctrl-C / SIGTERM, after open requests finish
+        server.run()                # returns on Ctrl-C / SIGTERM, within SHUTDOWN_SECONDS
+    except KeyboardInterrupt:       # uvicorn raises the Ctrl-C it caught again once it has stopped
+        pass
     except SystemExit:              # uvicorn exits when it cannot bind, after logging why
         raise CLIError(f"cannot listen on {args.host}:{args.port} (in use, or not this machine's address); "
                        "try another --port or --host") from None
     finally:
-        service.stop()
+        service.stop(wait=30)      # a job writing its files finishes them
     if not server.started:
         raise CLIError(f"cannot listen on {args.host}:{args.port}; try another --port or --host")
     print("stopped")

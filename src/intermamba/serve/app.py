@@ -19,6 +19,7 @@ named by job id and file name.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import collections
@@ -47,6 +48,7 @@ from . import DEFAULT_CACHE_BYTES, DEFAULT_CACHE_JOBS, DEFAULT_MAX_QUEUE, DEFAUL
 STATIC = Path(__file__).parent / "static"
 WEB_FORMATS = "mp4,npy,bvh,glb,json"
 MAX_BODY_BYTES = 32 * 2 ** 20          # a request with its uploaded control files
+SHUTDOWN_SECONDS = 3
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")   # no separators, no leading dot (temp files)
 
@@ -61,6 +63,10 @@ FIELDS = {
     "trajectory": (UPLOAD, "trajectory"), "start_from": (UPLOAD, "start_from"),
 }
 SAMPLERS = ("ddim", "dpmpp")
+
+
+class Stopped(Exception):
+    """The server is stopping: the running job ends at its next denoising step."""
 
 
 class RequestError(ValueError):
@@ -173,6 +179,8 @@ class GenerationService:
                                "per request (intermamba serve --max-samples)")
         job = Job(uuid.uuid4().hex, args, plan, steps)
         with self.lock:
+            if self.stopping:
+                raise RequestError("the server is stopping; try again when it is back", status=503)
             if len(self.waiting) >= self.max_queue:
                 raise RequestError(f"the queue is full ({len(self.waiting)} requests waiting); try again later",
                                    status=503)
@@ -193,10 +201,12 @@ class GenerationService:
             out["samples"] = job.samples
         return out
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 0.0) -> None:
+        """Refuse new work, end the running job at its next step, and wait up to `wait` s for the worker."""
         with self.lock:
             self.stopping = True
             self.lock.notify_all()
+        self.worker.join(wait)
 
     # ----------------------------------------------------------------------------------------- worker
     def _work(self) -> None:
@@ -214,9 +224,11 @@ class GenerationService:
             except Exception as err:                    # one line for the client; the traceback for the log
                 from ..cli.errors import CLIError
 
-                if not isinstance(err, CLIError):
+                if isinstance(err, (CLIError, Stopped)):
+                    job.error = str(err) or "the server stopped before this job finished"
+                else:
                     traceback.print_exc(file=sys.stderr)
-                job.error = str(err) if isinstance(err, CLIError) else f"internal error: {err.__class__.__name__}: {err}"
+                    job.error = f"internal error: {err.__class__.__name__}: {err}"
                 job.state = "error"
                 shutil.rmtree(self.cache.folder(job.id), ignore_errors=True)
             finally:
@@ -234,6 +246,8 @@ class GenerationService:
         from ..cli.motion_io import write_plan
 
         def progress(done: int, total: int) -> None:
+            if self.stopping:
+                raise Stopped()
             job.progress = done / total
             if done == total:
                 job.stage = "writing files"
@@ -351,7 +365,10 @@ def create_app(service: GenerationService):
     @app.post("/api/generate")
     async def generate(request: Request):
         job = await submit(request)
-        await run_in_threadpool(job.finished.wait)
+        while not job.finished.is_set():          # polled, not waited on in a thread: Ctrl-C ends the wait
+            if service.stopping:
+                return refuse("the server is stopping; this request's job did not finish", 503)
+            await asyncio.sleep(0.05)
         status = service.status(job)
         return refuse(status["error"], 400) if job.state == "error" else status
 
@@ -378,12 +395,18 @@ def create_app(service: GenerationService):
 
 
 # ---------------------------------------------------------------------------------------------- server
-def build_server(app, host: str, port: int, *, announce: bool = True):
-    """A uvicorn server bound to `host` only; it prints its URL once it listens (port 0: a free port)."""
+def build_server(app, host: str, port: int, *, announce: bool = True, on_exit=None):
+    """A uvicorn server bound to `host` only; it prints its URL once it listens (port 0: a free port) and calls
+    `on_exit()` on Ctrl-C / SIGTERM (GenerationService.stop: requests waiting for a job are answered 503)."""
     import uvicorn
 
     class Server(uvicorn.Server):
         url: Optional[str] = None
+
+        def handle_exit(self, sig, frame):
+            if on_exit is not None:
+                on_exit()
+            super().handle_exit(sig, frame)
 
         async def startup(self, sockets=None):
             await super().startup(sockets)
@@ -393,7 +416,9 @@ def build_server(app, host: str, port: int, *, announce: bool = True):
                 if announce:
                     print(f"serving on {self.url} (Ctrl-C stops)", flush=True)
 
-    return Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    # on Ctrl-C, open requests (a download) get a few seconds, then the server stops
+    return Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                 timeout_graceful_shutdown=SHUTDOWN_SECONDS))
 
 
 def start_in_thread(app, host: str = "127.0.0.1", port: int = 0, timeout: float = 30.0):
