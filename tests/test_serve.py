@@ -108,6 +108,16 @@ def test_a_timeline_is_text_never_a_file_on_the_server(pipe, tmp_path):
     assert r.status_code == 400 and "write 'text@START-END'" in r.json()["error"]
 
 
+def test_a_timeline_is_one_motion_with_progress(pipe, tmp_path):
+    client, _ = make_client(pipe, tmp_path)
+    r = client.post("/api/generate", json={"timeline": "two people hug@0-0.5; they part@0.5-1", "steps": STEPS})
+    assert r.status_code == 200, r.text
+    status = r.json()
+    assert status["progress"] == 1.0 and [s["frames"] for s in status["samples"]] == [FRAMES]
+    record = client.get(status["samples"][0]["files"]["two_people_hug_they_part_seed0.json"]).json()
+    assert [segment["frames"] for segment in record["timeline"]] == [15, 15]
+
+
 def test_an_uploaded_partner_is_kept(pipe, tmp_path):
     client, _ = make_client(pipe, tmp_path)
     first = client.post("/api/generate", json=REQUEST).json()["samples"][0]

@@ -45,11 +45,10 @@ def _run_serve(args):
         raise CLIError(f"--cache-mb must be a positive number, got {args.cache_mb}")
     if not 0 <= args.port <= 65535:
         raise CLIError(f"--port must be in 0..65535, got {args.port}")
-    try:
-        import fastapi  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError:
-        raise CLIError("intermamba serve needs FastAPI and uvicorn: pip install 'intermamba[web]'") from None
+    from importlib.util import find_spec
+
+    if find_spec("fastapi") is None or find_spec("uvicorn") is None:
+        raise CLIError("intermamba serve needs FastAPI and uvicorn: pip install 'intermamba[web]'")
     from pathlib import Path
 
     from ..pipeline import InterMambaPipeline
