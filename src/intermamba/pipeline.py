@@ -362,7 +362,7 @@ class InterMambaPipeline:
 
     def generate(self, texts: Union[str, Sequence[str]], *, frames: int = 210, seed: int = 0, num_samples: int = 1,
                  steps: Optional[int] = None, guidance: Optional[float] = None, batch_size: int = 16,
-                 progress: bool = False, constraint=None, sampler: str = "ddim",
+                 progress: Union[bool, Callable] = False, constraint=None, sampler: str = "ddim",
                  placement_guidance: Optional[float] = None, cleanup: bool = True) -> list[Sample]:
         """Generate `num_samples` interactions per text, each `frames` long (30 fps).
 
@@ -392,7 +392,8 @@ class InterMambaPipeline:
 
     def generate_timeline(self, segments: Sequence[tuple[str, int]], *, seed: int = 0, steps: Optional[int] = None,
                           guidance: Optional[float] = None, sampler: str = "ddim",
-                          overlap: int = TIMELINE_OVERLAP, cleanup: bool = True) -> Sample:
+                          overlap: int = TIMELINE_OVERLAP, progress: Union[bool, Callable] = False,
+                          cleanup: bool = True) -> Sample:
         """One continuous motion from (text, frames) segments played one after another.
 
         Each segment after the first is generated as a continuation (constraints.continuation) of the last
@@ -400,6 +401,7 @@ class InterMambaPipeline:
         first segment's world frame. Every window runs TIMELINE_MARGIN frames past its segment and those are
         dropped, so the frames held at a seam are never a window's jittery end; the continuation's guide bridges
         from them into the new motion (constraints.BRIDGE_FRAMES). Segment k draws its noise from seed + k.
+        progress: as iter_batches's, per segment for a bar, over all segments' steps for a callable.
         cleanup: the whole motion goes through cleanup.clean_up at the end (as `generate`'s samples do).
         """
         from .constraints import continuation, pair_features
@@ -410,16 +412,19 @@ class InterMambaPipeline:
         check_seed(seed, "seed", len(segments))
         joints, length = None, 0                      # (2, length + TIMELINE_MARGIN, 22, 3) so far; its length
         for k, (text, frames) in enumerate(segments):
+            step = progress
+            if callable(progress):       # segment k's steps as the k-th share of the whole
+                step = (lambda done, total, k=k: progress(k * total + done, len(segments) * total))
             if joints is None:
                 joints = self.generate(text, frames=frames + TIMELINE_MARGIN, seed=seed, steps=steps,
-                                       guidance=guidance, sampler=sampler, cleanup=False)[0].joints
+                                       guidance=guidance, sampler=sampler, cleanup=False, progress=step)[0].joints
                 length = frames
                 continue
             # The `overlap` frames before the segment's last are held (the representation drops a motion's last
             # frame, so that one is generated again): the window is overlap held + 1 regenerated + frames new.
             held = continuation(joints[:, length - overlap - 1:length], overlap + 1 + frames + TIMELINE_MARGIN)
             new = self.generate(text, frames=held.frames, seed=seed + k, steps=steps, guidance=guidance,
-                                sampler=sampler, constraint=held)[0].joints
+                                sampler=sampler, constraint=held, progress=step)[0].joints
             joints = np.concatenate([joints[:, :length - 1], new[:, overlap:]], axis=1)
             length += frames
         joints = joints[:, :length]                                                       # (2, T, 22, 3)
@@ -432,14 +437,15 @@ class InterMambaPipeline:
         return Sample(text=text, seed=seed, features=features, joints=np.ascontiguousarray(joints), cleaned=cleanup)
 
     def iter_batches(self, jobs: Sequence[tuple[str, int, int]], *, steps: Optional[int] = None,
-                     guidance: Optional[float] = None, batch_size: int = 16, progress: bool = False,
+                     guidance: Optional[float] = None, batch_size: int = 16, progress: Union[bool, Callable] = False,
                      constraint=None, sampler: str = "ddim", placement_guidance: Optional[float] = None,
                      cleanup: bool = True):
         """Denoise (text, frames, seed) jobs in batches of equal length; yields (job indices, samples, seconds).
 
         Jobs of one length keep their order, so a single-length request comes back in job order. A batch holds
-        at most `batch_size` jobs, fewer when the free memory asks for it. progress: one bar (stderr) over the
-        denoising steps of all batches, the batch shown in its description. constraint: one
+        at most `batch_size` jobs, fewer when the free memory asks for it. progress: True for one bar (stderr)
+        over the denoising steps of all batches, the batch shown in its description, or a callable(done, total)
+        called after each step (a server's job status). constraint: one
         constraints.FeatureConstraint that every job keeps (joints come back in its world frame). cleanup: as
         in `generate` (off with a constraint).
         """
@@ -458,11 +464,16 @@ class InterMambaPipeline:
             plan += [(frames, indices[start:start + size]) for start in range(0, len(indices), size)]
         from tqdm.auto import tqdm
 
-        with tqdm(total=len(plan) * steps, unit="step", desc="denoising", disable=not progress) as bar:
+        total, done = len(plan) * steps, 0
+        with tqdm(total=total, unit="step", desc="denoising", disable=progress is not True) as bar:
             def ticking(iterable):
+                nonlocal done
                 for step in iterable:
                     yield step
                     bar.update(1)
+                    done += 1
+                    if callable(progress):
+                        progress(done, total)
             for number, (frames, chunk) in enumerate(plan, 1):
                 bar.set_description(f"batch {number}/{len(plan)} ({len(chunk)} x {frames} frames)")
                 texts, seeds = [jobs[i][0] for i in chunk], [jobs[i][2] for i in chunk]

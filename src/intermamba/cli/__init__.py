@@ -3,7 +3,8 @@
 Each command is a pair: `_add_<verb>(subparsers)` declares its arguments and `_run_<verb>(args)` imports the
 module that does the work (lazily, so `intermamba --help` is instant) and calls it. Bad input raises
 `CLIError` (or `ConfigError`), which prints one line and exits with status 2. One module per verb group:
-`motion_io` (generate, render, export, import-bvh), `training`, `evaluate`, `data`, `tools` (info, bench, build-kernels).
+`motion_io` (generate, render, export, import-bvh), `training`, `evaluate`, `data`, `tools` (info, bench, build-kernels),
+`web` (serve).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .motion_io import (DEFAULT_FRAMES, _add_export, _add_generate, _add_import_
                         _run_generate, _run_import_bvh, _run_render, read_prompts)
 from .tools import _add_bench, _add_build_kernels, _add_info, _run_bench, _run_build_kernels, _run_info
 from .training import _add_plot_fusion, _add_train, _run_plot_fusion, _run_train
+from .web import _add_serve, _run_serve
 
 __all__ = ["CLIError", "DEFAULT_FRAMES", "build_parser", "main", "read_prompts"]
 
@@ -37,6 +39,7 @@ COMMANDS = {
     "data": (_add_data, _run_data),
     "bench": (_add_bench, _run_bench),
     "build-kernels": (_add_build_kernels, _run_build_kernels),
+    "serve": (_add_serve, _run_serve),
 }
 
 

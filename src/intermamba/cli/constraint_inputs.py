@@ -13,8 +13,9 @@ from ..skeleton import FPS
 from .errors import CLIError
 
 
-def read_timeline(args) -> Optional[list[tuple[str, int]]]:
-    """--timeline 'text@a-b; text@b-c' (seconds) or a file of such lines as [(text, frames)], or None."""
+def read_timeline(args, *, files: bool = True) -> Optional[list[tuple[str, int]]]:
+    """--timeline 'text@a-b; text@b-c' (seconds) or a file of such lines (files=False: text only, as for a web
+    request, which must not name files on the server) as [(text, frames)], or None."""
     if args.timeline is None:
         return None
     if args.texts or args.prompts:
@@ -24,7 +25,7 @@ def read_timeline(args) -> Optional[list[tuple[str, int]]]:
     if args.num_samples != 1:
         raise CLIError("--timeline makes one motion per run; drop --num-samples (use another --seed for another)")
     spec = args.timeline
-    if Path(spec).is_file():
+    if files and Path(spec).is_file():
         try:
             spec = ";".join(Path(spec).read_text(encoding="utf-8").splitlines())
         except UnicodeDecodeError:

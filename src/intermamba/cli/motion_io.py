@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 from .errors import CLIError
@@ -127,18 +128,30 @@ def check_out_dir(path) -> None:
             return
 
 
-def _run_generate(args):
-    from pathlib import Path
+@dataclass
+class GeneratePlan:
+    """A `generate` request checked without the model: what to make and under which file stems."""
 
-    from ..export import output_files, parse_formats, safe_stem
+    jobs: list                         # [(text, frames, seed, file stem)], one per sample
+    formats: list                      # output formats, e.g. ["mp4", "npy", "json"]
+    constraint: Optional[object]       # constraints.FeatureConstraint of a control flag, or None
+    flag: Optional[str]                # that flag's name ("--partner", ...), or None
+    timeline: Optional[list]           # [(text, frames)] of --timeline, or None
+
+
+def plan_generate(args, *, timeline_files: bool = True) -> GeneratePlan:
+    """Step 1 of `generate`: everything that can be checked before loading the model, as one CLIError line.
+
+    `intermamba serve` builds `args` from a request's JSON and calls this too (timeline_files=False: a web
+    request's --timeline is text, never a path on the server), so the page shows the CLI's messages."""
+    from ..export import parse_formats, safe_stem
 
     from .constraint_inputs import read_constraint, read_timeline
 
-    # 1. Everything that can be checked without the model, before loading it.
     prompts = [(t, None) for t in args.texts]
     if args.prompts:
         prompts += read_prompts(args.prompts)
-    timeline = read_timeline(args)
+    timeline = read_timeline(args, files=timeline_files)
     if timeline is not None:
         from ..pipeline import TIMELINE_MARGIN, TIMELINE_OVERLAP
 
@@ -168,8 +181,6 @@ def _run_generate(args):
         formats = parse_formats(args.formats)
     except ValueError as err:
         raise CLIError(str(err)) from None
-    out_dir = Path(args.out)
-    check_out_dir(out_dir)
     jobs, seen = [], set()
     for text, frames in prompts:
         for k in range(args.num_samples):
@@ -184,8 +195,66 @@ def _run_generate(args):
         if longest > constraint.frames:
             raise CLIError(f"{flag} covers {constraint.frames} frames; a {longest}-frame motion was asked for "
                            f"(ask for at most {constraint.frames} frames)")
+    return GeneratePlan(jobs, formats, constraint, flag, timeline)
+
+
+def check_plan(pipe, plan: GeneratePlan, args) -> int:
+    """Step 2 of `generate`: the checks that need the model (lengths, steps); returns the step count."""
+    try:
+        for _, frames, _, _ in plan.jobs:
+            pipe.check_frames(frames)
+        return pipe.check_steps(args.steps, "--steps")
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+
+
+def write_plan(pipe, plan: GeneratePlan, args, steps: int, out_dir, *, progress=True) -> list:
+    """Step 3 of `generate`: denoise the plan's jobs (same-length jobs share batches, as many as fit in memory)
+    and write each sample's files (export.write_sample); returns the written paths. progress: True for a bar,
+    or a callable(done, total) over the denoising steps (pipeline.iter_batches)."""
+    from ..export import write_sample
+    from ..pipeline import GenerationError, OutOfMemory
+
+    guidance = pipe.config.diffusion.guidance if args.guidance is None else args.guidance
+    placement = args.placement_guidance
+    if placement is None:
+        placement = pipe.config.diffusion.placement_guidance
+    record = {"model": pipe.source, "steps": steps, "guidance": guidance,
+              "placement_guidance": guidance if placement is None else placement,
+              "cleaned_up": not args.no_cleanup and plan.constraint is None, "device": str(pipe.device),
+              "sampler": args.sampler}
+    if plan.timeline is not None:
+        return _write_timeline(pipe, args, plan.timeline, record, out_dir, plan.jobs[0][3], plan.formats, progress)
+    written = []
+    try:
+        for indices, samples, seconds in pipe.iter_batches([j[:3] for j in plan.jobs], steps=steps,
+                                                           guidance=guidance, batch_size=args.batch_size,
+                                                           progress=progress, constraint=plan.constraint,
+                                                           sampler=args.sampler, placement_guidance=placement,
+                                                           cleanup=not args.no_cleanup):
+            for index, sample in zip(indices, samples):
+                timings = {"batch_seconds": round(seconds, 4), "batch_size": len(samples),
+                           "seconds_per_sample": round(seconds / len(samples), 4)}
+                written += write_sample(sample, out_dir, plan.jobs[index][3], plan.formats,
+                                        record={**record, "partner": args.partner, "timings": timings})
+    except OutOfMemory as err:
+        raise CLIError(f"{err} (e.g. --batch-size {max(1, err.batch // 2)})") from None
+    except GenerationError as err:  # a model whose output is not finite
+        raise CLIError(str(err)) from None
+    return written
+
+
+def _run_generate(args):
+    from pathlib import Path
+
+    from ..export import output_files
+
+    # 1. Everything that can be checked without the model, before loading it.
+    plan = plan_generate(args)
+    out_dir = Path(args.out)
+    check_out_dir(out_dir)
     if not args.overwrite:
-        clash = [out_dir / name for *_, stem in jobs for name in output_files(stem, formats)
+        clash = [out_dir / name for *_, stem in plan.jobs for name in output_files(stem, plan.formats)
                  if (out_dir / name).exists()]
         if clash:
             raise CLIError(f"{clash[0]} already exists ({len(clash)} output file(s) would be replaced); "
@@ -193,49 +262,22 @@ def _run_generate(args):
     apply_threads(args.threads)
 
     # 2. The model.
-    from ..pipeline import GenerationError, InterMambaPipeline, OutOfMemory
+    from ..pipeline import InterMambaPipeline
 
     try:
         pipe = InterMambaPipeline.from_pretrained(args.checkpoint, device=args.device)
-        for _, frames, _, _ in jobs:
-            pipe.check_frames(frames)
-        steps = pipe.check_steps(args.steps, "--steps")
     except (ValueError, FileNotFoundError) as err:
         raise CLIError(str(err)) from None
+    steps = check_plan(pipe, plan, args)
 
-    # 3. Generate (same-length jobs share batches, as many as fit in memory) and write.
-    from ..export import write_sample
-
-    written = 0
-    guidance = pipe.config.diffusion.guidance if args.guidance is None else args.guidance
-    placement = args.placement_guidance
-    if placement is None:
-        placement = pipe.config.diffusion.placement_guidance
-    placement = guidance if placement is None else placement
-    if timeline is not None:
-        return _write_timeline(pipe, args, timeline, steps, guidance, out_dir / jobs[0][3], formats)
-    try:
-        for indices, samples, seconds in pipe.iter_batches([j[:3] for j in jobs], steps=steps, guidance=guidance,
-                                                           batch_size=args.batch_size, progress=True,
-                                                           constraint=constraint, sampler=args.sampler,
-                                                           placement_guidance=args.placement_guidance,
-                                                           cleanup=not args.no_cleanup):
-            for index, sample in zip(indices, samples):
-                record = {"model": pipe.source, "steps": steps, "guidance": guidance,
-                          "placement_guidance": placement, "cleaned_up": sample.cleaned,
-                          "device": str(pipe.device),
-                          "sampler": args.sampler, "partner": args.partner,
-                          "timings": {"batch_seconds": round(seconds, 4), "batch_size": len(samples),
-                                      "seconds_per_sample": round(seconds / len(samples), 4)}}
-                written += len(write_sample(sample, out_dir, jobs[index][3], formats, record=record))
-    except OutOfMemory as err:
-        raise CLIError(f"{err} (e.g. --batch-size {max(1, err.batch // 2)})") from None
-    except GenerationError as err:  # a model whose output is not finite
-        raise CLIError(str(err)) from None
-    print(f"wrote {written} file(s) for {len(jobs)} sample(s) to {out_dir}/")
+    # 3. Generate and write.
+    written = write_plan(pipe, plan, args, steps, out_dir)
+    what = (f"1 timeline of {len(plan.timeline)} segment(s)" if plan.timeline is not None
+            else f"{len(plan.jobs)} sample(s)")
+    print(f"wrote {len(written)} file(s) for {what} to {out_dir}/")
 
 
-def _write_timeline(pipe, args, timeline, steps: int, guidance: float, stem, formats) -> None:
+def _write_timeline(pipe, args, timeline, record: dict, out_dir, stem: str, formats, progress) -> list:
     """Generate one timeline (pipeline.generate_timeline) and write it like any sample."""
     import time
 
@@ -244,16 +286,13 @@ def _write_timeline(pipe, args, timeline, steps: int, guidance: float, stem, for
 
     tic = time.perf_counter()
     try:
-        sample = pipe.generate_timeline(timeline, seed=args.seed, steps=steps, guidance=guidance,
-                                        cleanup=not args.no_cleanup,
-                                        sampler=args.sampler)
+        sample = pipe.generate_timeline(timeline, seed=args.seed, steps=record["steps"], guidance=record["guidance"],
+                                        sampler=args.sampler, progress=progress, cleanup=not args.no_cleanup)
     except (GenerationError, ValueError) as err:
         raise CLIError(str(err)) from None
-    record = {"model": pipe.source, "steps": steps, "guidance": guidance, "device": str(pipe.device),
-              "sampler": args.sampler, "timeline": [{"text": t, "frames": n} for t, n in timeline],
+    record = {**record, "timeline": [{"text": t, "frames": n} for t, n in timeline],
               "seconds_to_generate": round(time.perf_counter() - tic, 4)}
-    written = write_sample(sample, stem.parent, stem.name, formats, record=record)
-    print(f"wrote {len(written)} file(s) for 1 timeline of {len(timeline)} segment(s) to {stem.parent}/")
+    return write_sample(sample, out_dir, stem, formats, record=record)
 
 
 # ---------------------------------------------------------------------------------------------- render
