@@ -172,8 +172,10 @@ def lock_feet(joints: np.ndarray, contacts: Optional[np.ndarray] = None) -> np.n
                     continue
                 target[start:stop] = out[i, start, ankle]
                 toe_target[start:stop] = toe_offset[start]                             # the foot keeps its heading
-                ramp = np.minimum(np.arange(stop - start) + 1, np.arange(stop - start)[::-1] + 1) / BLEND
-                weight[start:stop] = np.minimum(ramp, 1.0)
+                # blend in and out where the span meets free frames (not at the clip's own ends)
+                rise = np.arange(stop - start) + 1 if start > 0 else np.full(stop - start, BLEND)
+                fall = np.arange(stop - start)[::-1] + 1 if stop < frames else np.full(stop - start, BLEND)
+                weight[start:stop] = np.minimum(np.minimum(rise, fall) / BLEND, 1.0)
             if not weight.any():
                 continue
             w = weight[:, None]

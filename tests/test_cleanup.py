@@ -1,0 +1,100 @@
+"""intermamba.cleanup: each step on hand-made motions whose answer is known, and the whole on the world."""
+
+import numpy as np
+import pytest
+
+from intermamba import cleanup
+from intermamba import skeleton as sk
+from intermamba.evaluation import physical
+
+T = 60
+
+
+def standing_pair(gap: float = 1.0, frames: int = T) -> np.ndarray:
+    """Two people in the rest pose, `gap` metres apart along x, standing still: (2, T, 22, 3)."""
+    rest = sk.rest_pose().numpy().astype(np.float64)
+    pair = np.stack([rest - [gap / 2, 0, 0], rest + [gap / 2, 0, 0]])
+    return np.repeat(pair[:, None], frames, axis=1)
+
+
+def test_smoothing_removes_shake_and_keeps_steady_motion():
+    walk = standing_pair()
+    walk += np.linspace(0, 1.2, T)[None, :, None, None] * [0, 0, 1]            # both walk 1.2 m along z
+    shaky = walk + np.random.default_rng(0).normal(0, 0.01, walk.shape)
+    assert physical.jitter(cleanup.smooth(shaky))["jitter"] < 0.35 * physical.jitter(shaky)["jitter"]
+    np.testing.assert_allclose(cleanup.smooth(walk)[:, 5:-5], walk[:, 5:-5], atol=1e-9)   # linear: unchanged
+
+
+def test_rigid_bones_take_their_median_length_and_keep_directions():
+    pair = standing_pair()
+    stretched = pair.copy()
+    stretched[:, :, 1:] *= 1 + 0.05 * np.sin(np.arange(T))[None, :, None, None]  # bones breathe by 5%
+    out = cleanup.rigid_bones(stretched)
+    assert physical.bone_drift(stretched)["bone_drift"] > 0.005 > 1e-9 > physical.bone_drift(out)["bone_drift"]
+    bones_in = stretched[:, :, physical.BONE_CHILD] - stretched[:, :, physical.BONE_PARENT]
+    bones_out = out[:, :, physical.BONE_CHILD] - out[:, :, physical.BONE_PARENT]
+    cos = (bones_in * bones_out).sum(-1) / np.linalg.norm(bones_in, axis=-1) / np.linalg.norm(bones_out, axis=-1)
+    np.testing.assert_allclose(cos, 1.0, atol=1e-9)
+    np.testing.assert_allclose(out[:, :, sk.ROOT], stretched[:, :, sk.ROOT])
+
+
+def test_separate_steps_merged_people_apart_and_leaves_distant_ones_alone():
+    merged = standing_pair(gap=0.0)
+    merged[1, :, :, 0] += 0.02                                                   # nearly one skeleton
+    out = cleanup.separate(merged)
+    gap = physical.person_gap(out)
+    assert physical.person_gap(merged)["merged"] == 1.0 and gap["merged"] == 0.0
+    assert gap["min_pelvis_gap"] >= cleanup.MIN_PELVIS_GAP - 0.01
+    assert cleanup.torso_overlap(out).max() < 0.01
+    np.testing.assert_allclose(out[..., 1], merged[..., 1])                      # horizontal moves only
+    # each person moves rigidly: their own pose is unchanged
+    np.testing.assert_allclose(out - out[:, :, :1], merged - merged[:, :, :1], atol=1e-12)
+    apart = standing_pair(gap=1.0)
+    np.testing.assert_array_equal(cleanup.separate(apart), apart)
+
+
+def test_lift_to_floor_raises_sinking_frames_only_as_needed():
+    pair = standing_pair()
+    sink = pair.copy()
+    sink[0, 20:40, :, 1] -= 0.05                                                 # person 1 sinks 5 cm for 20 frames
+    out = cleanup.lift_to_floor(sink)
+    assert physical.floor_penetration(out)["floor_depth_max"] == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_array_equal(out[1], sink[1])
+    np.testing.assert_allclose(out[0, :5], sink[0, :5])                         # untouched far from the dip
+    np.testing.assert_allclose(out[..., [0, 2]], sink[..., [0, 2]])
+
+
+def test_lock_feet_plants_a_sliding_standing_foot_and_keeps_leg_lengths():
+    pair = standing_pair()
+    left = [4, 7, 10]                                                            # knee, ankle, toe of the left leg
+    slide = pair.copy()
+    slide[0, :, left, 2] += np.linspace(0, 0.3, T)[None, :]                    # the left foot slides 0.3 m in 2 s
+    assert physical.foot_skating(slide)["foot_skating"] > 0.03
+    out = cleanup.lock_feet(slide)
+    ankle = out[0, :, 7]
+    assert np.abs(np.diff(ankle[:, [0, 2]], axis=0)).max() < 1e-9             # planted from the first frame
+    for a, b in ((1, 4), (4, 7), (7, 10)):                                       # thigh, shin, foot lengths
+        np.testing.assert_allclose(np.linalg.norm(out[0, :, a] - out[0, :, b], axis=-1),
+                                   np.linalg.norm(slide[0, :, a] - slide[0, :, b], axis=-1), atol=1e-9)
+    np.testing.assert_allclose(out[1], slide[1], atol=1e-12)                     # a still person stays still
+
+
+def test_clean_up_barely_changes_real_motion_and_keeps_its_touches():
+    from intermamba.data.synthetic import HAND_CONTACT_KINDS, generate
+
+    for kind in ("hug", "handshake", "push", "side_by_side"):
+        s = generate(0, seed=3, kind=kind)
+        out = cleanup.clean_up(s.positions)
+        moved = np.linalg.norm(out - s.positions, axis=-1)
+        assert moved.mean() < 0.02 and np.percentile(moved, 95) < 0.06, (kind, moved.mean())
+        if kind in HAND_CONTACT_KINDS:
+            assert physical.hand_contact(out)["hand_contact"] == 1.0, kind
+
+
+def test_bad_joints_are_refused():
+    with pytest.raises(ValueError, match=r"joints must be \(2, T, 22, 3\)"):
+        cleanup.clean_up(np.zeros((T, 22, 3)))
+    bad = standing_pair()
+    bad[0, 3, 5, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        cleanup.clean_up(bad)
