@@ -98,3 +98,10 @@ def test_bad_joints_are_refused():
     bad[0, 3, 5, 1] = np.nan
     with pytest.raises(ValueError, match="NaN or infinite"):
         cleanup.clean_up(bad)
+
+
+def test_a_collapsed_skeleton_stays_finite():
+    """An untrained model's output can put every joint on one point: clean-up must not divide by zero."""
+    out = cleanup.clean_up(np.zeros((2, T, 22, 3)))
+    assert np.isfinite(out).all()
+    assert physical.person_gap(out)["min_pelvis_gap"] >= cleanup.MIN_PELVIS_GAP - 0.01

@@ -149,7 +149,7 @@ def _two_bone_ik(hip, knee, ankle, target):
     pole_norm = np.linalg.norm(pole, axis=-1, keepdims=True)
     forward = np.cross(u, [1.0, 0.0, 0.0])                                             # fallback: a straight leg
     pole = np.where(pole_norm > 1e-6, pole / np.maximum(pole_norm, 1e-9), forward)
-    cos_a = np.clip((thigh ** 2 + d ** 2 - shin ** 2) / (2 * thigh * d), -1.0, 1.0)
+    cos_a = np.clip((thigh ** 2 + d ** 2 - shin ** 2) / np.maximum(2 * thigh * d, 1e-12), -1.0, 1.0)
     new_knee = hip + thigh * (cos_a * u + np.sqrt(1 - cos_a ** 2) * pole)
     return new_knee, hip + u * d
 
@@ -176,7 +176,8 @@ def lock_feet(joints: np.ndarray, contacts: Optional[np.ndarray] = None) -> np.n
                 rise = np.arange(stop - start) + 1 if start > 0 else np.full(stop - start, BLEND)
                 fall = np.arange(stop - start)[::-1] + 1 if stop < frames else np.full(stop - start, BLEND)
                 weight[start:stop] = np.minimum(np.minimum(rise, fall) / BLEND, 1.0)
-            if not weight.any():
+            leg = np.linalg.norm(out[i, :, knee] - out[i, :, hip], axis=-1).min()
+            if not weight.any() or leg < 1e-6:             # nothing to hold, or a collapsed leg (no bend to use)
                 continue
             w = weight[:, None]
             goal = (1 - w) * out[i, :, ankle] + w * target
