@@ -4,10 +4,9 @@
 
 keys.npz: both persons of the real CMU capture in tests/data/cmu (18_01 and 19_01, "walk, shake hands") at its
 frames 0 (1.9 m apart), 30 (shaking hands) and 75 (apart again), held at the same frames of the output, so the
-keyframes keep the capture's own timing; lifted so that the lower foot is on the floor (y = 0).
+keyframes keep the capture's own timing; lifted so that the capture's lowest joint is on the floor (y = 0).
 paths.npy: (150, 2, 2) pelvis (x, z) paths of two people walking side by side 1 m apart (their middle at
-1.2 m/s), 2.5 m
-straight ahead and then on a left-hand quarter circle (the path's radius 3 m).
+1.2 m/s), 2.5 m straight ahead and then on a left-hand quarter circle (the middle's radius 3 m).
 """
 
 import argparse
