@@ -343,3 +343,28 @@ def test_bad_timelines_are_one_line_exit_2(tmp_path, capsys, args, message):
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_readme_control_inputs_are_accepted_as_written(tmp_path, capture):
+    """scripts/control_inputs.py writes the files README's --keyframes and --trajectory examples read: they pass
+    generate's checks at the examples' lengths and hold what its docstring says."""
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from intermamba.cli.constraint_inputs import read_constraint
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "control_inputs.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, capture_output=True)
+    keys, paths = np.load(tmp_path / "keys.npz"), np.load(tmp_path / "paths.npy")
+    lifted = capture - np.array([0.0, capture[..., 1].min(), 0.0], dtype=capture.dtype)
+    np.testing.assert_allclose(keys["joints"], lifted[:, keys["frames"]].transpose(1, 0, 2, 3), atol=1e-6)
+    assert paths.shape == (150, 2, 2) and np.isfinite(paths).all()
+    speed = np.linalg.norm(np.diff(paths.mean(1), axis=0), axis=-1) * 30               # (149,) m/s, the pair's middle
+    np.testing.assert_allclose(speed, 1.2, atol=1e-3)
+    assert np.linalg.norm(paths[:, 0] - paths[:, 1], axis=-1).round(6).tolist() == [1.0] * 150  # side by side
+    flags = dict(partner=None, partner_index=None, keyframes=None, start_from=None, trajectory=None)
+    held, flag = read_constraint(SimpleNamespace(**{**flags, "keyframes": str(tmp_path / "keys.npz")}), 90, 210)
+    assert flag == "--keyframes" and held is not None
+    held, flag = read_constraint(SimpleNamespace(**{**flags, "trajectory": str(tmp_path / "paths.npy")}), None, 210)
+    assert flag == "--trajectory" and held is not None
