@@ -71,6 +71,7 @@ def _add_eval(sub):
     p.add_argument("--seed", type=int, help="protocol seed (default: eval.seed)")
     p.add_argument("--steps", type=int, help="DDIM steps (default: the model's)")
     p.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
+    p.add_argument("--sampler", default="ddim", choices=["ddim", "dpmpp"], help="ddim (default) or dpmpp")
     p.add_argument("--placement-guidance", type=float, metavar="S",
                    help="guidance scale of where the people stand (default: the model's; see generate)")
     p.add_argument("--name", action="append", help="the model's row name (default: the checkpoint folder's name); "
@@ -139,7 +140,8 @@ def _run_eval(args):
             if name in generators:
                 raise CLIError(f"two models are called {name!r}; give each --checkpoint its own --name")
             generators[name] = pipeline_generator(pipes[-1], steps=steps, guidance=args.guidance,
-                                                  placement_guidance=args.placement_guidance)
+                                                  placement_guidance=args.placement_guidance,
+                                                  sampler=args.sampler)
     pipe = pipes[0] if pipes else None      # its config, device and text encoder serve the protocol
     cfg = load_config(pipe.config if pipe is not None else "demo", args.overrides)
     data_cfg = _eval_data_config(args.dataset, cfg.data) if args.dataset else cfg.data
@@ -161,6 +163,7 @@ def _run_eval(args):
                         "steps": None if pipe is None else steps or cfg.diffusion.sample_steps,
                         "guidance": None if pipe is None
                         else cfg.diffusion.guidance if args.guidance is None else args.guidance,
+                        "sampler": None if pipe is None else args.sampler,
                         "placement_guidance": None if pipe is None else args.placement_guidance
                         if args.placement_guidance is not None else cfg.diffusion.placement_guidance})
     out = Path(args.out or f"eval/{next(iter(generators), 'real')}")

@@ -158,7 +158,8 @@ class EvalResult:
                      f"MModality {s.mm_num_samples} x {s.mm_num_repeats} x {s.mm_num_times}"
                      + (", quick" if s.quick else "") + ".")
         described = {k: self.info[k] for k in ("dataset", "split", "items", "evaluator", "checkpoint", "steps",
-                                                "guidance", "placement_guidance") if self.info.get(k) is not None}
+                                                "sampler", "guidance", "placement_guidance")
+                     if self.info.get(k) is not None}
         if described:
             lines.append(", ".join(f"{k}: {v}" for k, v in described.items()) + ".")
         return "\n".join(lines) + "\n" + self._quality_markdown()
@@ -429,11 +430,11 @@ def evaluate(dataset: Dataset, evaluator: Evaluator, generators: Optional[Mappin
 
 
 def pipeline_generator(pipe, *, steps: Optional[int] = None, guidance: Optional[float] = None,
-                       placement_guidance: Optional[float] = None) -> Generate:
+                       placement_guidance: Optional[float] = None, sampler: str = "ddim") -> Generate:
     """A protocol generator over an `InterMambaPipeline`: one batched, guided DDIM call per chunk of items,
     each item with its own length and its own seed (derived from the call's seed)."""
     def generate(texts, lengths, seed):
         seeds = np.random.SeedSequence(int(seed)).generate_state(len(texts)).tolist()
         return pipe.sample_features(list(texts), [int(n) for n in lengths], seeds, steps=steps, guidance=guidance,
-                                    placement_guidance=placement_guidance)
+                                    placement_guidance=placement_guidance, sampler=sampler)
     return generate
