@@ -29,7 +29,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from . import skeleton as sk
-from .evaluation.physical import BONE_PARENT, BONE_CHILD, BONE_RADII, segment_distance
+from .capsules import BONE_CHILD, BONE_PARENT, BONE_RADII, segment_distance
 
 SMOOTH_SIGMA = 1.0          # frames
 MIN_PELVIS_GAP = 0.30       # m: the procedural world's closest pair (a hug) keeps its pelvises 0.33 m apart
