@@ -62,7 +62,7 @@ def wait_done(client, job_id, timeout=120):
 # ---------------------------------------------------------------------------------------------- the API
 def test_generate_returns_the_files_of_each_sample(pipe, tmp_path):
     client, _ = make_client(pipe, tmp_path)
-    r = client.post("/api/generate", json={**REQUEST, "num_samples": 2, "seed": 5})
+    r = client.post("/api/generate", json={**REQUEST, "num_samples": 2, "seed": 5, "placement_guidance": 2})
     assert r.status_code == 200, r.text
     samples = r.json()["samples"]
     assert [s["seed"] for s in samples] == [5, 6] and all(s["frames"] == FRAMES for s in samples)
@@ -72,6 +72,7 @@ def test_generate_returns_the_files_of_each_sample(pipe, tmp_path):
     assert joints.shape == (2, FRAMES, 22, 3)
     record = client.get(files["two_people_shake_hands_seed5.json"]).json()
     assert record["steps"] == STEPS and record["seed"] == 5       # the CLI's own record (export.write_sample)
+    assert record["placement_guidance"] == 2 and record["cleaned_up"] is True
     view = client.get(samples[0]["joints"]).json()
     np.testing.assert_allclose(np.array(view["joints"]), joints, atol=1e-4)
     assert len(view["parents"]) == 22 and view["fps"] == 30

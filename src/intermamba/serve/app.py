@@ -58,7 +58,8 @@ UPLOAD = dict
 FIELDS = {
     "text": (str, "texts"), "frames": (int, "frames"), "seconds": ((int, float), "seconds"),
     "seed": (int, "seed"), "num_samples": (int, "num_samples"), "steps": (int, "steps"),
-    "guidance": ((int, float), "guidance"), "sampler": (str, "sampler"), "timeline": (str, "timeline"),
+    "guidance": ((int, float), "guidance"), "placement_guidance": ((int, float), "placement_guidance"),
+    "sampler": (str, "sampler"), "timeline": (str, "timeline"),
     "partner": (UPLOAD, "partner"), "partner_index": (int, "partner_index"), "keyframes": (UPLOAD, "keyframes"),
     "trajectory": (UPLOAD, "trajectory"), "start_from": (UPLOAD, "start_from"),
 }
