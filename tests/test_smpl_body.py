@@ -16,6 +16,7 @@ from intermamba.data.bvh import fit_poses
 from intermamba.smpl_body import SMPLModelError, load_smpl_body
 
 sys.path.insert(0, str(Path(__file__).parent))
+from test_generate import tiny_export  # noqa: E402,F401  (a fixture: the tiny model, exported)
 from test_gltf import _motion  # noqa: E402  (the same two moving people)
 
 CM = 0.01
@@ -163,10 +164,10 @@ def test_a_folder_picks_the_gender_and_smpl_before_smplx(tmp_path):
 
 
 def _hues(frame: np.ndarray) -> set:
-    rgb = frame.reshape(-1, 3).astype(int)
-    r, g, b = rgb[:, 0], rgb[:, 1], rgb[:, 2]
-    return {"blue" for _ in range(int(((b > r + 60) & (b > g + 20)).sum() > 30))} | \
-        {"red" for _ in range(int(((r > g + 80) & (r > b + 80)).sum() > 30))}
+    """The person colours (blue, red) that more than 30 pixels of `frame` show."""
+    r, g, b = frame.reshape(-1, 3).astype(int).T
+    found = {"blue": ((b > r + 60) & (b > g + 20)).sum(), "red": ((r > g + 80) & (r > b + 80)).sum()}
+    return {name for name, count in found.items() if count > 30}
 
 
 def test_render_cli_writes_the_mesh_video(tmp_path, capsys, result):
@@ -180,23 +181,53 @@ def test_render_cli_writes_the_mesh_video(tmp_path, capsys, result):
         frames = [f for f in reader]
     assert len(frames) == 12 and frames[0].shape == (480, 640, 3)
     assert _hues(frames[6]) == {"blue", "red"}
-    # the mesh is what is drawn: a model with tiny octahedra leaves far fewer coloured pixels
     assert main(["render", str(result), "--smpl-model", str(tmp_path), "--overwrite"]) == 0
     assert main(["render", str(result), "--smpl-model", str(tmp_path)]) == 2          # exists: one line
     assert "already exists" in capsys.readouterr().err
 
 
-def test_mesh_frame_draws_the_nearer_person_in_front():
+def test_the_nearer_mesh_hides_the_farther_whatever_the_order():
     from intermamba import render
 
-    arrays = synthetic_model_arrays()
-    verts, faces = arrays["v_template"], arrays["f"]
-    joints, _ = _motion(4, stretch=0.0)
-    meshes = np.stack([np.broadcast_to(joints[k, :, :1] - verts[:6].mean(0) + verts, (4,) + verts.shape)
-                       for k in range(2)])
-    scene = render._Scene(joints, title=None, size=render.VIDEO_SIZE, trajectory=False,
-                          meshes=(meshes.astype(np.float32), faces.astype(np.int64)))
-    frame = scene.frame(0)
-    assert _hues(frame) == {"blue", "red"}
-    capsules = render._Scene(joints, title=None, size=render.VIDEO_SIZE, trajectory=False).frame(0)
-    assert not np.array_equal(frame, capsules)
+    joints, _ = _motion(2, stretch=0.0)
+    probe = render._Scene(joints, title=None, size=render.VIDEO_SIZE, trajectory=False)
+    cam = probe.camera
+    centre = cam.position[0] + 3.0 * cam.forward                   # on the view axis: the frame's centre
+    v, f = _octahedra(np.stack([centre - 0.5 * cam.forward, centre]))   # a near and a far octahedron
+    near, far = v[:6], v[6:]
+    for order in ((near, far), (far, near)):
+        meshes = np.stack([np.broadcast_to(m, (2, 6, 3)) for m in order]).astype(np.float32)
+        scene = render._Scene(joints, title=None, size=render.VIDEO_SIZE, trajectory=False,
+                              meshes=(meshes, f[:8].astype(np.int64)))
+        pixel = scene.frame(0)[240, 320]
+        colour = "blue" if order[0] is near else "red"               # person 1 blue, person 2 red
+        assert _hues(np.broadcast_to(pixel, (40, 3))) == {colour}, pixel
+
+
+def test_generate_writes_a_mesh_video_per_sample(tmp_path, capsys, tiny_export):
+    import json
+
+    import imageio.v2 as imageio
+
+    from intermamba.export import output_files
+
+    write_model(tmp_path / "SMPL_NEUTRAL.npz")
+    out = tmp_path / "out"
+    args = ["generate", "two people hug", "--frames", "12", "--checkpoint", str(tiny_export), "--out", str(out),
+            "--formats", "npy,json", "--smpl-model", str(tmp_path)]
+    assert main(args) == 0
+    stem = "two_people_hug_seed0"
+    assert sorted(p.name for p in out.iterdir()) == sorted(output_files(stem, ["npy", "json"], smpl_video=True))
+    assert f"{stem}_smpl.mp4" in json.loads((out / f"{stem}.json").read_text())["files"]
+    with imageio.get_reader(out / f"{stem}_smpl.mp4", format="FFMPEG") as reader:
+        assert sum(1 for _ in reader) == 12
+    for path in out.iterdir():
+        if path.suffix != ".mp4":
+            path.unlink()
+    assert main(args) == 2 and "_smpl.mp4 already exists" in capsys.readouterr().err   # the mesh video counts too
+    (tmp_path / "x.pkl").write_bytes(b"\x80\x04N.")                                   # pickle.dumps(None)
+    # a bad model file is found before the model is loaded (the checkpoint here does not exist)
+    err = _one_line_exit_2(capsys, ["generate", "two people hug", "--checkpoint", str(tmp_path / "missing"),
+                                    "--out", str(tmp_path / "o2"), "--smpl-model", str(tmp_path / "x.pkl")])
+    assert "--smpl-model:" in err
+    assert "pickle" in err and not (tmp_path / "o2").exists()
