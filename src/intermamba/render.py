@@ -450,37 +450,43 @@ def _rasterise(x: np.ndarray, y: np.ndarray, z: np.ndarray, shade: np.ndarray, w
     y0 = np.maximum(np.ceil(y.min(1) - 0.5), 0).astype(np.int64)
     y1 = np.minimum(np.floor(y.max(1) - 0.5), height - 1).astype(np.int64)
     w, h = x1 - x0 + 1, y1 - y0 + 1
-    area = (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0])
+    # the edge functions as planes over the box, from its first pixel centre: e_k = a_k dx + b_k dy + c_k, whose
+    # ratios to the doubled area are the barycentric weights (corner k's weight: the edge opposite it)
+    X, Y = x - (x0 + 0.5)[:, None], y - (y0 + 0.5)[:, None]
+    area = (X[:, 1] - X[:, 0]) * (Y[:, 2] - Y[:, 0]) - (X[:, 2] - X[:, 0]) * (Y[:, 1] - Y[:, 0])
     keep = (w > 0) & (h > 0) & (np.abs(area) > 1e-9)
-    size = np.maximum(w, h)
+    i1, i2 = [1, 2, 0], [2, 0, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = ((Y[:, i1] - Y[:, i2]) / area[:, None]).astype(np.float32)                 # (F, 3)
+        b = ((X[:, i2] - X[:, i1]) / area[:, None]).astype(np.float32)
+        c = ((X[:, i1] * Y[:, i2] - X[:, i2] * Y[:, i1]) / area[:, None]).astype(np.float32)
+    inv_z = (1.0 / z).astype(np.float32)
+    # size classes: exact up to 4 pixels a side, then powers of two; a class tests every pixel of its box size
+    def size_class(n):
+        return np.where(n <= 4, n, 2 ** np.ceil(np.log2(np.maximum(n, 1))).astype(np.int64))
+    key = size_class(w) * (2 * max(width, height) + 1) + size_class(h)
+    key[~keep] = -1
+    order = np.argsort(key, kind="stable")
+    bounds = np.flatnonzero(np.diff(key[order])) + 1
     out = ([], [], [])
-    # size classes 1, 2, 4, ...: a triangle is tested at the pixel centres of a square at most twice its box
-    side = 1
-    while keep.any():
-        cls = keep & (size <= side)
-        keep &= ~cls
-        if cls.any():
-            i = np.flatnonzero(cls)
-            ox, oy = np.meshgrid(np.arange(side), np.arange(side))
-            px = x0[i, None] + ox.reshape(1, -1)                                         # (n, side^2)
-            py = y0[i, None] + oy.reshape(1, -1)
-            ok = (px <= x1[i, None]) & (py <= y1[i, None])
-            cx, cy = px + 0.5, py + 0.5
-            X, Y = x[i], y[i]
-            # barycentric weights of each pixel centre (the edge functions over the doubled area)
-            b0 = ((X[:, 1, None] - cx) * (Y[:, 2, None] - cy) - (X[:, 2, None] - cx) * (Y[:, 1, None] - cy))
-            b1 = ((X[:, 2, None] - cx) * (Y[:, 0, None] - cy) - (X[:, 0, None] - cx) * (Y[:, 2, None] - cy))
-            b0 /= area[i, None]
-            b1 /= area[i, None]
-            b2 = 1.0 - b0 - b1
-            ok &= (b0 >= 0) & (b1 >= 0) & (b2 >= 0)
-            r, k = np.nonzero(ok)
-            b0, b1, b2, ti = b0[r, k], b1[r, k], b2[r, k], i[r]
-            inv = b0 / z[ti, 0] + b1 / z[ti, 1] + b2 / z[ti, 2]                         # 1 / depth is linear on screen
-            out[0].append(py[r, k] * width + px[r, k])
-            out[1].append((1.0 / inv).astype(np.float32))
-            out[2].append(b0 * shade[ti, 0] + b1 * shade[ti, 1] + b2 * shade[ti, 2])
-        side *= 2
+    for group in np.split(order, bounds):
+        k0 = key[group[0]]
+        if k0 < 0:
+            continue
+        sw, sh = divmod(int(k0), 2 * max(width, height) + 1)
+        oy, ox = np.divmod(np.arange(sw * sh, dtype=np.int64), sw)                     # (S,) offsets in the box
+        fx, fy = ox.astype(np.float32), oy.astype(np.float32)
+        A, B, C = a[group], b[group], c[group]
+        e = [A[:, k, None] * fx + (B[:, k, None] * fy + C[:, k, None]) for k in range(3)]   # (n, S) each
+        ok = (e[0] >= 0) & (e[1] >= 0) & (e[2] >= 0)
+        ok &= (ox <= (x1 - x0)[group, None]) & (oy <= (y1 - y0)[group, None])
+        r, s = np.nonzero(ok)
+        ti = group[r]
+        w0, w1, w2 = e[0][r, s], e[1][r, s], e[2][r, s]
+        out[0].append((y0[ti] + oy[s]) * width + x0[ti] + ox[s])
+        # 1 / depth is linear on the screen; the shade is taken as linear too
+        out[1].append(1.0 / (w0 * inv_z[ti, 0] + w1 * inv_z[ti, 1] + w2 * inv_z[ti, 2]))
+        out[2].append(w0 * shade[ti, 0] + w1 * shade[ti, 1] + w2 * shade[ti, 2])
     if not out[0]:
         return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0)
     return tuple(np.concatenate(o) for o in out)

@@ -36,8 +36,9 @@ _CHUNK = 16                     # frames skinned at once: bounds the memory of t
 GENDERS = ("neutral", "female", "male")
 # file names looked for in a folder, in this order (as the SMPL / SMPL-X downloads and the smplx package name them)
 _FILE_PATTERNS = ("SMPL_{G}.npz", "smpl/SMPL_{G}.npz", "SMPLX_{G}.npz", "smplx/SMPLX_{G}.npz")
-_CONVERT = ("convert it once to .npz in an environment you trust, e.g. with the smplx package's "
-            "tools/clean_ch.py, or by loading it there and saving its arrays with np.savez (J_regressor dense)")
+_CONVERT = ("convert it once to .npz in an environment you trust: load it there (first stripping chumpy with the "
+            "smplx package's tools/clean_ch.py if it needs chumpy) and save its arrays with np.savez, J_regressor "
+            "as a dense array")
 
 
 class SMPLModelError(ValueError):
