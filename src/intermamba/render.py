@@ -15,7 +15,10 @@ the distance to it, hence coverage (anti-aliased edge), a sphere-like normal for
 for the z-buffer. The floor is one ray-plane intersection per pixel with precomputed ray slopes (the camera
 turns only between clips, so each pixel's ray direction is fixed). Contact shadows are gaussian blobs under
 the joints, darker the nearer a joint is to the floor, summed on a floor-space grid as one matrix product
-(each blob is separable). mp4 goes through imageio-ffmpeg; gif needs only pillow. Files are written to a
+(each blob is separable). Given triangle meshes instead (`meshes=`, e.g. SMPL bodies, smpl_body.py), every
+front-facing triangle is rasterised at once in numpy: grouped by the size of its screen box, tested at that
+box's pixel centres by its edge functions, shaded by interpolated vertex normals, resolved by a z-buffer.
+mp4 goes through imageio-ffmpeg; gif needs only pillow. Files are written to a
 temporary name beside the target and renamed when complete.
 """
 
