@@ -3,7 +3,6 @@ blend skinning that puts the mesh on our joints, and the rendered video. No real
 tests build a small model in SMPL's format, an octahedron around each joint of our rest skeleton."""
 
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np

@@ -406,12 +406,11 @@ class _Scene:
         np.minimum(colour, 255.0, out=colour)
         img[pixel] = colour
 
-
     def _meshes(self, img: np.ndarray, zbuf: np.ndarray, t: int) -> None:
         """Draw every person's triangle mesh at frame t into img (H * W, 3) uint8 through zbuf (H * W,).
 
         Back faces are dropped; the others are rasterised together, vectorised per size class of their screen
-        boxes (a box of s x s pixels is tested at all s^2 pixel centres), with perspective-correct depth and
+        boxes (_rasterise: every pixel centre of the class's box is tested), with perspective-correct depth and
         Lambert shading of vertex normals interpolated across the face (Gouraud). The nearest fragment of each
         pixel wins (a z-buffer filled with np.minimum.at)."""
         vertices, faces = self.meshes
