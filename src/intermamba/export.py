@@ -40,12 +40,16 @@ def safe_stem(text: str, max_chars: int = STEM_CHARS) -> str:
     return stem or "motion"
 
 
-def output_files(stem: str, formats: Sequence[str]) -> list[str]:
-    """The file names one sample produces for `formats`."""
+def output_files(stem: str, formats: Sequence[str], *, smpl_video: bool = False) -> list[str]:
+    """The file names one sample produces for `formats` (and its SMPL mesh video `<stem>_smpl.mp4`)."""
     names = {"mp4": [f"{stem}.mp4"], "gif": [f"{stem}.gif"], "json": [f"{stem}.json"],
              "npy": [f"{stem}_joints.npy", f"{stem}_features.npy"], "bvh": [f"{stem}_p1.bvh", f"{stem}_p2.bvh"],
              "glb": [f"{stem}.glb"], "smpl": [f"{stem}_p1_smpl.npz", f"{stem}_p2_smpl.npz"]}
-    return [n for f in formats for n in names[f]]
+    return [n for f in formats for n in names[f]] + ([smpl_video_name(stem)] if smpl_video else [])
+
+
+def smpl_video_name(stem: str) -> str:
+    return f"{stem}_smpl.mp4"
 
 
 def sample_stem(path: Union[str, Path]) -> str:
@@ -123,6 +127,18 @@ def write_smpl_files(stem_path: Union[str, Path], joints: np.ndarray, features: 
             for k, pose in enumerate(poses)]
 
 
+def write_smpl_video(path: Union[str, Path], body, joints: np.ndarray, features: Optional[np.ndarray] = None,
+                     title: Optional[str] = None, fps: int = FPS, progress: bool = False) -> Path:
+    """A video of both people as the user's SMPL / SMPL-X body (`smpl_body.SMPLBody`), posed with the
+    rotations of the SMPL export, each pelvis on the sample's pelvis."""
+    from .data.bvh import fit_poses
+    from .render import render_video
+
+    vertices = np.stack([body.mesh(pose.local, pose.root) for pose in fit_poses(joints, features=features)])
+    return render_video(joints, path, title=title, fps=fps, progress=progress,
+                        meshes=(vertices.astype(np.float32), body.faces))
+
+
 def write_rig_files(stem_path: Union[str, Path], fmt: str, joints: np.ndarray,
                     features: Optional[np.ndarray] = None, fps: int = FPS) -> list[Path]:
     """Write one of RIG_FORMATS for a sample whose files are named `<stem_path>...` (see output_files)."""
@@ -137,8 +153,9 @@ def write_rig_files(stem_path: Union[str, Path], fmt: str, joints: np.ndarray,
 
 
 def write_sample(sample, out_dir: Union[str, Path], stem: str, formats: Sequence[str], *,
-                 record: Optional[dict] = None) -> list[Path]:
-    """Write one pipeline `Sample` in each format; returns the written paths."""
+                 record: Optional[dict] = None, smpl_body=None) -> list[Path]:
+    """Write one pipeline `Sample` in each format, and with an `smpl_body` (smpl_body.SMPLBody) its SMPL mesh
+    video `<stem>_smpl.mp4`; returns the written paths."""
     out_dir = Path(out_dir)
     written: list[Path] = []
     for fmt in formats:
@@ -155,8 +172,12 @@ def write_sample(sample, out_dir: Union[str, Path], stem: str, formats: Sequence
             written += write_rig_files(out_dir / stem, fmt, sample.joints, sample.features, fps=sample.fps)
         elif fmt == "json":
             info = {"text": sample.text, "seed": sample.seed, "frames": sample.frames, "fps": sample.fps,
-                    "seconds": sample.frames / sample.fps, "files": output_files(stem, formats)}
+                    "seconds": sample.frames / sample.fps,
+                    "files": output_files(stem, formats, smpl_video=smpl_body is not None)}
             info.update(record or {})
             atomic_write_text(out_dir / f"{stem}.json", json.dumps(info, indent=2) + "\n")
             written.append(out_dir / f"{stem}.json")
+    if smpl_body is not None:
+        written.append(write_smpl_video(out_dir / smpl_video_name(stem), smpl_body, sample.joints, sample.features,
+                                        title=sample.text, fps=sample.fps))
     return written

@@ -15,7 +15,10 @@ the distance to it, hence coverage (anti-aliased edge), a sphere-like normal for
 for the z-buffer. The floor is one ray-plane intersection per pixel with precomputed ray slopes (the camera
 turns only between clips, so each pixel's ray direction is fixed). Contact shadows are gaussian blobs under
 the joints, darker the nearer a joint is to the floor, summed on a floor-space grid as one matrix product
-(each blob is separable). mp4 goes through imageio-ffmpeg; gif needs only pillow. Files are written to a
+(each blob is separable). Given triangle meshes instead (`meshes=`, e.g. SMPL bodies, smpl_body.py), every
+front-facing triangle is rasterised at once in numpy: grouped by the size of its screen box, tested at that
+box's pixel centres by its edge functions, shaded by interpolated vertex normals, resolved by a z-buffer.
+mp4 goes through imageio-ffmpeg; gif needs only pillow. Files are written to a
 temporary name beside the target and renamed when complete.
 """
 
@@ -201,8 +204,9 @@ class _Scene:
     """Everything about a clip that does not change per frame, and `frame(t)` -> (H, W, 3) uint8."""
 
     def __init__(self, people: np.ndarray, *, title: Optional[str], size: tuple[int, int], trajectory: bool,
-                 caption: bool = True):
+                 caption: bool = True, meshes: Optional[tuple] = None):
         self.people = people
+        self.meshes = meshes                        # (vertices (P, T, V, 3), faces (F, 3)) or None: capsules
         self.width, self.height = width, height = size
         self.floor = float(people[..., 1].min())
         self.trajectory = trajectory
@@ -258,9 +262,12 @@ class _Scene:
             img = self._trails(img, t)
         zbuf = np.full(self.height * self.width, np.inf, dtype=np.float32)
         flat = img.reshape(-1, 3)
-        ends = np.stack([self.ax[t], self.ay[t], self.az[t], self.bx[t], self.by[t], self.bz[t]], 1).tolist()
-        for c in np.argsort(-(self.az[t] + self.bz[t])).tolist():                        # far to near
-            self._capsule(flat, zbuf, c, *ends[c])
+        if self.meshes is not None:
+            self._meshes(flat, zbuf, t)
+        else:
+            ends = np.stack([self.ax[t], self.ay[t], self.az[t], self.bx[t], self.by[t], self.bz[t]], 1).tolist()
+            for c in np.argsort(-(self.az[t] + self.bz[t])).tolist():                    # far to near
+                self._capsule(flat, zbuf, c, *ends[c])
         if self.caption is not None:
             scale, offset = self.caption
             band = img[:scale.shape[0]]
@@ -399,6 +406,93 @@ class _Scene:
         np.minimum(colour, 255.0, out=colour)
         img[pixel] = colour
 
+    def _meshes(self, img: np.ndarray, zbuf: np.ndarray, t: int) -> None:
+        """Draw every person's triangle mesh at frame t into img (H * W, 3) uint8 through zbuf (H * W,).
+
+        Back faces are dropped; the others are rasterised together, vectorised per size class of their screen
+        boxes (_rasterise: every pixel centre of the class's box is tested), with perspective-correct depth and
+        Lambert shading of vertex normals interpolated across the face (Gouraud). The nearest fragment of each
+        pixel wins (a z-buffer filled with np.minimum.at)."""
+        vertices, faces = self.meshes
+        cam = self.camera
+        pix, depth, colour = [], [], []
+        for p in range(vertices.shape[0]):
+            v = vertices[p, t].astype(np.float64)                                        # (V, 3)
+            a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
+            normal = np.cross(b - a, c - a)                                              # (F, 3), area-weighted
+            front = np.einsum("fi,fi->f", normal, a - cam.position[t]) < 0               # faces the camera
+            if not front.any():
+                continue
+            # vertex normals: the sum of the faces' around each vertex
+            vn = np.stack([sum(np.bincount(faces[:, k], normal[:, i], minlength=len(v)) for k in range(3))
+                           for i in range(3)], 1)
+            vn /= np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
+            light = np.maximum(vn @ (LIGHT_X * cam.right + LIGHT_Y * cam.up + LIGHT_Z * cam.forward), 0.0)
+            light = AMBIENT + DIFFUSE * light                                            # (V,)
+            sx, sy, sz = cam.project(v[None], [t])
+            f = faces[front]
+            fp, fd, fl = _rasterise(sx[0][f], sy[0][f], sz[0][f], light[f], self.width, self.height)
+            pix.append(fp)
+            depth.append(fd)
+            colour.append(fl[:, None] * (255.0 * _person_rgb(p))[None])
+        if not pix:
+            return
+        pix, depth, colour = np.concatenate(pix), np.concatenate(depth), np.concatenate(colour)
+        np.minimum.at(zbuf, pix, depth)
+        near = depth <= zbuf[pix]
+        img[pix[near]] = np.minimum(colour[near], 255.0)
+
+
+def _rasterise(x: np.ndarray, y: np.ndarray, z: np.ndarray, shade: np.ndarray, width: int, height: int):
+    """Fragments of triangles with screen corners x, y (F, 3) pixels (y down), depths z (F, 3) and a value
+    `shade` (F, 3) per corner: (pixel index (N,), depth (N,), shade (N,)), one per covered pixel centre."""
+    # pixel i's centre is i + 0.5: the box runs from the first centre at or after the minimum to the last one
+    x0 = np.maximum(np.ceil(x.min(1) - 0.5), 0).astype(np.int64)
+    x1 = np.minimum(np.floor(x.max(1) - 0.5), width - 1).astype(np.int64)
+    y0 = np.maximum(np.ceil(y.min(1) - 0.5), 0).astype(np.int64)
+    y1 = np.minimum(np.floor(y.max(1) - 0.5), height - 1).astype(np.int64)
+    w, h = x1 - x0 + 1, y1 - y0 + 1
+    # the edge functions as planes over the box, from its first pixel centre: e_k = a_k dx + b_k dy + c_k, whose
+    # ratios to the doubled area are the barycentric weights (corner k's weight: the edge opposite it)
+    X, Y = x - (x0 + 0.5)[:, None], y - (y0 + 0.5)[:, None]
+    area = (X[:, 1] - X[:, 0]) * (Y[:, 2] - Y[:, 0]) - (X[:, 2] - X[:, 0]) * (Y[:, 1] - Y[:, 0])
+    keep = (w > 0) & (h > 0) & (np.abs(area) > 1e-9)
+    i1, i2 = [1, 2, 0], [2, 0, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = ((Y[:, i1] - Y[:, i2]) / area[:, None]).astype(np.float32)                 # (F, 3)
+        b = ((X[:, i2] - X[:, i1]) / area[:, None]).astype(np.float32)
+        c = ((X[:, i1] * Y[:, i2] - X[:, i2] * Y[:, i1]) / area[:, None]).astype(np.float32)
+    inv_z = (1.0 / z).astype(np.float32)
+    # size classes: exact up to 4 pixels a side, then powers of two; a class tests every pixel of its box size
+    def size_class(n):
+        return np.where(n <= 4, n, 2 ** np.ceil(np.log2(np.maximum(n, 1))).astype(np.int64))
+    key = size_class(w) * (2 * max(width, height) + 1) + size_class(h)
+    key[~keep] = -1
+    order = np.argsort(key, kind="stable")
+    bounds = np.flatnonzero(np.diff(key[order])) + 1
+    out = ([], [], [])
+    for group in np.split(order, bounds):
+        k0 = key[group[0]]
+        if k0 < 0:
+            continue
+        sw, sh = divmod(int(k0), 2 * max(width, height) + 1)
+        oy, ox = np.divmod(np.arange(sw * sh, dtype=np.int64), sw)                     # (S,) offsets in the box
+        fx, fy = ox.astype(np.float32), oy.astype(np.float32)
+        A, B, C = a[group], b[group], c[group]
+        e = [A[:, k, None] * fx + (B[:, k, None] * fy + C[:, k, None]) for k in range(3)]   # (n, S) each
+        ok = (e[0] >= 0) & (e[1] >= 0) & (e[2] >= 0)
+        ok &= (ox <= (x1 - x0)[group, None]) & (oy <= (y1 - y0)[group, None])
+        r, s = np.nonzero(ok)
+        ti = group[r]
+        w0, w1, w2 = e[0][r, s], e[1][r, s], e[2][r, s]
+        out[0].append((y0[ti] + oy[s]) * width + x0[ti] + ox[s])
+        # 1 / depth is linear on the screen; the shade is taken as linear too
+        out[1].append(1.0 / (w0 * inv_z[ti, 0] + w1 * inv_z[ti, 1] + w2 * inv_z[ti, 2]))
+        out[2].append(w0 * shade[ti, 0] + w1 * shade[ti, 1] + w2 * shade[ti, 2])
+    if not out[0]:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0)
+    return tuple(np.concatenate(o) for o in out)
+
 
 def _capsule_names() -> list[str]:
     """The joint name each capsule of _capsules is known by (its end joint; the hands by their wrists)."""
@@ -477,17 +571,22 @@ def render_frame(joints, frame: int = 0, title: Optional[str] = None, *,
 
 
 def render_video(joints, path: Union[str, Path], title: Optional[str] = None, fps: int = FPS, *,
-                 trajectory: bool = False, progress: bool = False) -> Path:
+                 trajectory: bool = False, progress: bool = False, meshes: Optional[tuple] = None) -> Path:
     """Write a video of joints (P, T, 22, 3) (or one person's (T, 22, 3)) to .mp4 (640 x 480) or .gif
-    (432 x 320), with `title` as the caption; `trajectory` also draws the pelvises' paths on the floor."""
+    (432 x 320), with `title` as the caption; `trajectory` also draws the pelvises' paths on the floor.
+    `meshes` = (vertices (P, T, V, 3), faces (F, 3)) draws those meshes (e.g. SMPL bodies posed on the joints)
+    instead of the capsule bodies; the joints still place the camera and the shadows."""
     people = _as_people(joints)
+    if meshes is not None:
+        meshes = _checked_meshes(meshes, people.shape[:2])
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".mp4", ".gif"):
         raise ValueError(f"unsupported video format {path.suffix!r} for {path}; use .mp4 or .gif")
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    scene = _Scene(people, title=title, size=GIF_SIZE if suffix == ".gif" else VIDEO_SIZE, trajectory=trajectory)
+    scene = _Scene(people, title=title, size=GIF_SIZE if suffix == ".gif" else VIDEO_SIZE, trajectory=trajectory,
+                   meshes=meshes)
     frames = range(people.shape[1])
     if progress:
         from tqdm import tqdm
@@ -498,6 +597,19 @@ def render_video(joints, path: Union[str, Path], title: Optional[str] = None, fp
         else:
             _write_gif(scene, frames, tmp, fps)
     return path
+
+
+def _checked_meshes(meshes, people_frames: tuple) -> tuple[np.ndarray, np.ndarray]:
+    vertices, faces = np.asarray(meshes[0], dtype=np.float32), np.asarray(meshes[1])
+    if vertices.ndim != 4 or vertices.shape[:2] != tuple(people_frames) or vertices.shape[-1] != 3:
+        raise ValueError(f"mesh vertices must be {tuple(people_frames) + ('V', 3)} to match the joints, "
+                         f"got {vertices.shape}")
+    if not np.isfinite(vertices).all():
+        raise ValueError("mesh vertices contain NaN or infinite values; nothing to draw")
+    if faces.ndim != 2 or faces.shape[1] != 3 or faces.dtype.kind not in "iu" or faces.min() < 0 \
+            or faces.max() >= vertices.shape[2]:
+        raise ValueError(f"mesh faces must be (F, 3) vertex indices below {vertices.shape[2]}")
+    return vertices, faces.astype(np.int64)
 
 
 def _write_mp4(scene: _Scene, frames, tmp: Path, fps: int) -> None:

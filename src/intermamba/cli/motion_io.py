@@ -51,6 +51,7 @@ def _add_generate(sub):
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--out", default="outputs", help="output folder (default: ./outputs)")
     p.add_argument("--formats", default="mp4,npy,json", help="comma list of mp4,gif,npy,bvh,glb,smpl,json")
+    _add_smpl_model(p, "also write STEM_smpl.mp4 per sample: both people as this SMPL / SMPL-X body")
     p.add_argument("--batch-size", type=int, default=16,
                    help="samples denoised together at most (fewer when memory is short; default 16)")
     add_threads_argument(p)
@@ -58,6 +59,25 @@ def _add_generate(sub):
 
 
 DEFAULT_FRAMES = 210  # InterGen's inference length (7 s)
+
+
+def _add_smpl_model(p, what: str) -> None:
+    p.add_argument("--smpl-model", metavar="DIR", help=f"{what} (a folder with SMPL_NEUTRAL.npz, SMPLX_NEUTRAL.npz, "
+                                                      "... or the .npz file; your own licensed files, never .pkl)")
+    p.add_argument("--smpl-gender", default="neutral", choices=["neutral", "female", "male"],
+                   help="which model file of the --smpl-model folder (default neutral)")
+
+
+def load_smpl_model(args):
+    """The --smpl-model body (smpl_body.SMPLBody), or None without the flag; a bad file is one CLIError line."""
+    if not getattr(args, "smpl_model", None):
+        return None
+    from ..smpl_body import load_smpl_body
+
+    try:
+        return load_smpl_body(args.smpl_model, getattr(args, "smpl_gender", "neutral"))
+    except ValueError as err:
+        raise CLIError(f"--smpl-model: {err}") from None
 
 
 def read_prompts(path: str) -> list[tuple[str, Optional[int]]]:
@@ -137,6 +157,7 @@ class GeneratePlan:
     constraint: Optional[object]       # constraints.FeatureConstraint of a control flag, or None
     flag: Optional[str]                # that flag's name ("--partner", ...), or None
     timeline: Optional[list]           # [(text, frames)] of --timeline, or None
+    smpl_body: Optional[object] = None  # smpl_body.SMPLBody of --smpl-model: a mesh video per sample, or None
 
 
 def plan_generate(args, *, timeline_files: bool = True) -> GeneratePlan:
@@ -195,7 +216,7 @@ def plan_generate(args, *, timeline_files: bool = True) -> GeneratePlan:
         if longest > constraint.frames:
             raise CLIError(f"{flag} covers {constraint.frames} frames; a {longest}-frame motion was asked for "
                            f"(ask for at most {constraint.frames} frames)")
-    return GeneratePlan(jobs, formats, constraint, flag, timeline)
+    return GeneratePlan(jobs, formats, constraint, flag, timeline, load_smpl_model(args))
 
 
 def check_plan(pipe, plan: GeneratePlan, args) -> int:
@@ -224,7 +245,8 @@ def write_plan(pipe, plan: GeneratePlan, args, steps: int, out_dir, *, progress=
               "cleaned_up": not args.no_cleanup and plan.constraint is None, "device": str(pipe.device),
               "sampler": args.sampler}
     if plan.timeline is not None:
-        return _write_timeline(pipe, args, plan.timeline, record, out_dir, plan.jobs[0][3], plan.formats, progress)
+        return _write_timeline(pipe, args, plan.timeline, record, out_dir, plan.jobs[0][3], plan.formats, progress,
+                               plan.smpl_body)
     written = []
     try:
         for indices, samples, seconds in pipe.iter_batches([j[:3] for j in plan.jobs], steps=steps,
@@ -236,7 +258,8 @@ def write_plan(pipe, plan: GeneratePlan, args, steps: int, out_dir, *, progress=
                 timings = {"batch_seconds": round(seconds, 4), "batch_size": len(samples),
                            "seconds_per_sample": round(seconds / len(samples), 4)}
                 written += write_sample(sample, out_dir, plan.jobs[index][3], plan.formats,
-                                        record={**record, "partner": args.partner, "timings": timings})
+                                        record={**record, "partner": args.partner, "timings": timings},
+                                        smpl_body=plan.smpl_body)
     except OutOfMemory as err:
         raise CLIError(f"{err} (e.g. --batch-size {max(1, err.batch // 2)})") from None
     except GenerationError as err:  # a model whose output is not finite
@@ -254,7 +277,8 @@ def _run_generate(args):
     out_dir = Path(args.out)
     check_out_dir(out_dir)
     if not args.overwrite:
-        clash = [out_dir / name for *_, stem in plan.jobs for name in output_files(stem, plan.formats)
+        clash = [out_dir / name for *_, stem in plan.jobs
+                 for name in output_files(stem, plan.formats, smpl_video=plan.smpl_body is not None)
                  if (out_dir / name).exists()]
         if clash:
             raise CLIError(f"{clash[0]} already exists ({len(clash)} output file(s) would be replaced); "
@@ -277,7 +301,8 @@ def _run_generate(args):
     print(f"wrote {len(written)} file(s) for {what} to {out_dir}/")
 
 
-def _write_timeline(pipe, args, timeline, record: dict, out_dir, stem: str, formats, progress) -> list:
+def _write_timeline(pipe, args, timeline, record: dict, out_dir, stem: str, formats, progress,
+                    smpl_body=None) -> list:
     """Generate one timeline (pipeline.generate_timeline) and write it like any sample."""
     import time
 
@@ -292,7 +317,7 @@ def _write_timeline(pipe, args, timeline, record: dict, out_dir, stem: str, form
         raise CLIError(str(err)) from None
     record = {**record, "timeline": [{"text": t, "frames": n} for t, n in timeline],
               "seconds_to_generate": round(time.perf_counter() - tic, 4)}
-    return write_sample(sample, out_dir, stem, formats, record=record)
+    return write_sample(sample, out_dir, stem, formats, record=record, smpl_body=smpl_body)
 
 
 # ---------------------------------------------------------------------------------------------- render
@@ -314,25 +339,43 @@ def _read_motion(path):
 def _add_render(sub):
     p = sub.add_parser("render", help="render a result or dataset item (.npy) as a video")
     p.add_argument("file", help="joints (2, T, 22, 3) or features (T, 2, 262) .npy")
-    p.add_argument("--out", help="video path (.mp4 or .gif; default: beside the input, .mp4)")
+    p.add_argument("--out", help="video path (.mp4 or .gif; default: beside the input, .mp4, or STEM_smpl.mp4 "
+                                 "with --smpl-model)")
     p.add_argument("--title", help="caption shown above the figure")
     p.add_argument("--fps", type=int, default=30)
+    _add_smpl_model(p, "draw both people as this SMPL / SMPL-X body instead of the capsule bodies")
     p.add_argument("--overwrite", action="store_true")
 
 
 def _run_render(args):
     from pathlib import Path
 
-    out = Path(args.out) if args.out else Path(args.file).with_suffix(".mp4")
+    from ..export import sample_stem, smpl_video_name
+
+    if args.out:
+        out = Path(args.out)
+    elif args.smpl_model:
+        out = Path(args.file).with_name(smpl_video_name(sample_stem(args.file)))
+    else:
+        out = Path(args.file).with_suffix(".mp4")
     if out.suffix not in (".mp4", ".gif"):
         raise CLIError(f"unknown video format {out.suffix!r}; use .mp4 or .gif")
     if out.exists() and not args.overwrite:
         raise CLIError(f"{out} already exists; use --overwrite or another --out")
     _check_fps(args.fps)
-    joints, _ = _read_motion(args.file)
-    from ..render import render_video
+    body = load_smpl_model(args)
+    joints, features = _read_motion(args.file)
+    if body is not None:
+        from ..export import write_smpl_video
 
-    render_video(joints, out, title=args.title, fps=args.fps)
+        try:
+            write_smpl_video(out, body, joints, features, title=args.title, fps=args.fps)
+        except ValueError as err:      # NaN or inf in the file: nothing was written
+            raise CLIError(str(err)) from None
+    else:
+        from ..render import render_video
+
+        render_video(joints, out, title=args.title, fps=args.fps)
     print(f"wrote {out}")
 
 
