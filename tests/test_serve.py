@@ -156,7 +156,11 @@ def test_a_full_queue_refuses_with_503(pipe, tmp_path):
     assert client.post("/api/jobs", json=REQUEST).status_code == 202           # waiting
     r = client.post("/api/jobs", json=REQUEST)
     assert r.status_code == 503 and r.json()["error"].startswith("the queue is full (1 requests waiting)")
+    # End both jobs before the next test: a worker left running would share the module's pipeline with it
+    service.stop()
     service.gate.set()
+    service.worker.join(60)
+    assert not service.worker.is_alive()
 
 
 def test_the_cache_keeps_the_newest_jobs_only(pipe, tmp_path):
