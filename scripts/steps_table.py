@@ -41,9 +41,15 @@ def main():
     parser.add_argument("--checkpoint", help="exported model folder (default: the shipped demo)")
     parser.add_argument("--steps", default="5,10,20,50")
     parser.add_argument("--samplers", default="ddim,dpmpp")
+    parser.add_argument("--spacings", default="intergen",
+                        help="timestep spacings to compare (diffusion.timestep_spacing), comma-separated; rows of a "
+                             "spacing other than the model's own are named '<sampler> <steps> <spacing>'")
     parser.add_argument("--replications", type=int, default=2)
     parser.add_argument("--max-items", type=int, default=96)
     parser.add_argument("--batch-size", type=int, help="R-Precision batch (default: the preset's 96)")
+    parser.add_argument("--reference-fid", type=float,
+                        help="the FID the ratios are taken against, when this run has no DDIM row at the most steps "
+                             "(e.g. from an earlier run of the same protocol: seeds are fixed, so rows reproduce)")
     parser.add_argument("--out", required=True, help="folder for results.json, results.md and steps.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -56,11 +62,17 @@ def main():
     evaluator = Evaluator.load(DEFAULT_EVALUATOR, text_encoder=pipe.text_encoder)
     dataset = build_dataset(cfg.data, cfg.eval.split)
     clocks, generators = {}, {}
-    for sampler in args.samplers.split(","):
-        for steps in (int(s) for s in args.steps.split(",")):
-            name = f"{sampler} {steps}"
-            clocks[name] = {"seconds": 0.0, "samples": 0}
-            generators[name] = timed(pipeline_generator(pipe, steps=steps, sampler=sampler), clocks[name])
+    for spacing in args.spacings.split(","):
+        spaced = pipe
+        if spacing != cfg.diffusion.timestep_spacing:     # a pipeline of its own: the sampler is built per config
+            spaced = InterMambaPipeline.from_pretrained(args.checkpoint, text_encoder=pipe.text_encoder)
+            spaced.config.diffusion.timestep_spacing = spacing
+        suffix = "" if spaced is pipe else f" {spacing}"
+        for sampler in args.samplers.split(","):
+            for steps in (int(s) for s in args.steps.split(",")):
+                name = f"{sampler} {steps}{suffix}"
+                clocks[name] = {"seconds": 0.0, "samples": 0}
+                generators[name] = timed(pipeline_generator(spaced, steps=steps, sampler=sampler), clocks[name])
     result = evaluate(dataset, evaluator, generators, settings, collate_fn=collate, progress=True)
     result.info.update({"checkpoint": pipe.source, "guidance": cfg.diffusion.guidance,
                         "placement_guidance": cfg.diffusion.placement_guidance,
@@ -69,15 +81,19 @@ def main():
     result.save(out)
     summary = result.summary()
     reference = summary.get(f"ddim {max(int(s) for s in args.steps.split(','))}", {}).get("fid", {}).get("mean")
-    lines = ["| sampler | steps | FID ↓ | FID vs DDIM-max | R-Precision top 3 ↑ | s per sample |", "|---|---|---|---|---|---|"]
+    if args.reference_fid:
+        reference = args.reference_fid
+    lines = ["| sampler | steps | spacing | FID ↓ | FID vs DDIM-max | R-Precision top 3 ↑ | s per sample |",
+             "|---|---|---|---|---|---|---|"]
     for name, clock in clocks.items():
-        sampler, steps = name.split()
+        sampler, steps, *spacing = name.split()
         fid, top3 = summary[name]["fid"], summary[name]["r_precision_top3"]
         ratio = f"{fid['mean'] / reference - 1:+.1%}" if reference else "-"
-        lines.append(f"| {sampler} | {steps} | {fid['mean']:.1f} ± {fid['ci']:.1f} | {ratio} | "
+        spacing = spacing[0] if spacing else cfg.diffusion.timestep_spacing
+        lines.append(f"| {sampler} | {steps} | {spacing} | {fid['mean']:.1f} ± {fid['ci']:.1f} | {ratio} | "
                      f"{top3['mean']:.3f} ± {top3['ci']:.3f} | {clock['seconds'] / max(clock['samples'], 1):.3f} |")
     real = summary["Real"]
-    lines.append(f"| Real | | {real['fid']['mean']:.1f} | | {real['r_precision_top3']['mean']:.3f} | |")
+    lines.append(f"| Real | | | {real['fid']['mean']:.1f} | | {real['r_precision_top3']['mean']:.3f} | |")
     atomic_write_text(out / "steps.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 

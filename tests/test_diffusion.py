@@ -5,7 +5,7 @@ import torch
 
 from intermamba.config import DiffusionConfig
 from intermamba.diffusion import (DDIMSampler, GaussianDiffusion, SplitGuidance, conditioned, cosine_betas,
-                                  guided_x0, space_timesteps)
+                                  build_sampler, guided_x0, space_timesteps)
 
 
 def test_cosine_schedule_matches_closed_form():
@@ -29,6 +29,29 @@ def test_space_timesteps_intergen_ddim50_and_any_count():
         assert len(kept) == count and kept[0] == 0 and kept == sorted(set(kept)) and kept[-1] < 1000
     with pytest.raises(ValueError, match="sampling steps"):
         space_timesteps(1000, 0)
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 10, 30, 300, 999, 1000])
+def test_linspace_and_trailing_spacings_start_at_pure_noise(count):
+    """Both start at t = N-1 (where x_T, pure noise, belongs); linspace also ends at 0, trailing keeps an even
+    stride N/count and ends at N/count - 1 (Lin et al. 2024)."""
+    for spacing in ("linspace", "trailing"):
+        kept = space_timesteps(1000, count, spacing)
+        assert len(kept) == count and kept == sorted(set(kept)) and kept[-1] == 999 and kept[0] >= 0
+    if count > 1:
+        assert space_timesteps(1000, count, "linspace")[0] == 0
+    assert space_timesteps(1000, 10, "trailing") == list(range(99, 1000, 100))
+    with pytest.raises(ValueError, match="unknown timestep spacing 'leading'"):
+        space_timesteps(1000, count, "leading")
+
+
+def test_a_sampler_visits_its_spacings_timesteps():
+    diffusion = GaussianDiffusion(1000)
+    for name in ("ddim", "dpmpp"):
+        sampler = build_sampler(name, diffusion, 10, spacing="linspace")
+        assert sampler.timesteps.tolist() == space_timesteps(1000, 10, "linspace")[::-1]
+        sampler.set_timesteps(5)                                 # respacing keeps the spacing
+        assert sampler.timesteps.tolist() == [999, 749, 500, 250, 0]
 
 
 def test_q_sample_statistics():

@@ -78,6 +78,9 @@ class DiffusionConfig:
     schedule: Literal["cosine", "linear"] = "cosine"   # cosine: Nichol & Dhariwal (paper ref. [32])
     sample_steps: int = 50          # DDIM steps at inference
     eta: float = 0.0                # DDIM eta (0: deterministic)
+    # Which timesteps a few-step sampler visits (diffusion.space_timesteps): InterGen's stride from 0, or from
+    # t = N-1 down ("linspace" keeps both ends).
+    timestep_spacing: Literal["intergen", "linspace", "trailing"] = "intergen"
     guidance: float = 3.5           # classifier-free guidance scale
     # The scale for where the two people stand (each root's ground-plane position and displacement, taken apart
     # from the pose by a root-relative change of variables; pipeline.py): null = `guidance`, plain CFG. Full

@@ -66,15 +66,30 @@ def linear_betas(num_timesteps: int) -> torch.Tensor:
 SCHEDULES = {"cosine": cosine_betas, "linear": linear_betas}
 
 
-def space_timesteps(num_timesteps: int, count: int) -> list[int]:
+SPACINGS = ("intergen", "linspace", "trailing")
+
+
+def space_timesteps(num_timesteps: int, count: int, spacing: str = "intergen") -> list[int]:
     """The kept timesteps (ascending) for a `count`-step sampler.
 
-    InterGen's "ddimN": the smallest integer stride whose range(0, N, stride) has exactly `count` entries
-    (1000 steps, 50 -> {0, 20, ..., 980}). When no integer stride fits (e.g. 300 of 1000), spread `count`
-    steps evenly over [0, N-1] instead, rounding to integers (always keeps 0).
+    "intergen" (InterGen's "ddimN"): the smallest integer stride whose range(0, N, stride) has exactly `count`
+    entries (1000 steps, 50 -> {0, 20, ..., 980}); when no integer stride fits (e.g. 300 of 1000), `count`
+    steps spread evenly over [0, N-1]. Its noisiest step is N - stride: at 10 steps t = 900, where the cosine
+    schedule still keeps sqrt(alpha_bar) = 0.15 of the signal that pure noise x_T lacks.
+    "linspace": round(linspace(0, N-1, count)): the first step at t = N-1 (as pure noise is), the last at 0.
+    "trailing": {N-1, N-1-N/count, ...} down to N/count - 1 (Lin et al. 2024, "Common Diffusion Noise
+    Schedules and Sample Steps are Flawed", Table 2): starts at N-1 but never calls the net below N/count - 1.
     """
     if not 1 <= count <= num_timesteps:
         raise ValueError(f"sampling steps must be in [1, {num_timesteps}], got {count}")
+    if spacing not in SPACINGS:
+        raise ValueError(f"unknown timestep spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
+    if spacing == "linspace":
+        frac = (num_timesteps - 1) / max(count - 1, 1)
+        return sorted({round(i * frac) for i in range(count)}) if count > 1 else [num_timesteps - 1]
+    if spacing == "trailing":
+        stride = num_timesteps / count
+        return sorted({round(num_timesteps - i * stride) - 1 for i in range(count)})
     for stride in range(1, num_timesteps + 1):
         if len(range(0, num_timesteps, stride)) == count:
             return list(range(0, num_timesteps, stride))
@@ -178,20 +193,21 @@ class Constraint:
 class DDIMSampler:
     """DDIM (Song et al. 2021) over a respaced subset of the diffusion's timesteps, for x0-predicting nets."""
 
-    def __init__(self, diffusion: GaussianDiffusion, steps: int = 50, eta: float = 0.0):
+    def __init__(self, diffusion: GaussianDiffusion, steps: int = 50, eta: float = 0.0, spacing: str = "intergen"):
         if eta < 0:
             raise ValueError(f"DDIM eta must be >= 0, got {eta}")
         self.diffusion = diffusion
         self.eta = eta
+        self.spacing = spacing
         self.set_timesteps(steps)
 
     @classmethod
     def from_config(cls, cfg, diffusion: Optional[GaussianDiffusion] = None) -> "DDIMSampler":
-        return cls(diffusion or GaussianDiffusion.from_config(cfg), cfg.sample_steps, cfg.eta)
+        return cls(diffusion or GaussianDiffusion.from_config(cfg), cfg.sample_steps, cfg.eta, cfg.timestep_spacing)
 
     def set_timesteps(self, steps: int) -> None:
         """Respace to `steps` kept timesteps tau_1 < ... < tau_S (the net is called with these original t)."""
-        kept = space_timesteps(self.diffusion.num_timesteps, steps)
+        kept = space_timesteps(self.diffusion.num_timesteps, steps, self.spacing)
         self.timesteps = torch.tensor(kept[::-1], dtype=torch.long)            # descending, as sampled
         ab = self.diffusion.alphas_cumprod[self.timesteps]                    # alpha_bar at tau_i
         self.alpha_bar = ab
@@ -268,8 +284,8 @@ class DPMSolverSampler(DDIMSampler):
     second order in the log-SNR lambda = log(alpha / sigma) by reusing the previous step's x0 estimate; the
     same timesteps, guidance, constraints and final x0 return as DDIM (its first step IS a DDIM step)."""
 
-    def __init__(self, diffusion: GaussianDiffusion, steps: int = 50, eta: float = 0.0):
-        super().__init__(diffusion, steps, 0.0)
+    def __init__(self, diffusion: GaussianDiffusion, steps: int = 50, eta: float = 0.0, spacing: str = "intergen"):
+        super().__init__(diffusion, steps, 0.0, spacing)
 
     def _lambda(self, alpha_bar: float) -> float:
         return 0.5 * math.log(alpha_bar / (1 - alpha_bar))              # log(alpha_t / sigma_t)
@@ -295,11 +311,12 @@ class DPMSolverSampler(DDIMSampler):
 SAMPLERS = {"ddim": DDIMSampler, "dpmpp": DPMSolverSampler}
 
 
-def build_sampler(name: str, diffusion: GaussianDiffusion, steps: int, eta: float = 0.0) -> DDIMSampler:
+def build_sampler(name: str, diffusion: GaussianDiffusion, steps: int, eta: float = 0.0,
+                  spacing: str = "intergen") -> DDIMSampler:
     """A sampler by name: 'ddim' (Song et al. 2021) or 'dpmpp' (DPM-Solver++ 2M)."""
     if name not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
-    return SAMPLERS[name](diffusion, steps, eta)
+    return SAMPLERS[name](diffusion, steps, eta, spacing)
 
 
 def _randn(shape, generator: Optional[torch.Generator], like: Optional[torch.Tensor]) -> torch.Tensor:

@@ -257,8 +257,9 @@ class InterMambaPipeline:
         """Respace the sampler to `steps` (checked; None: the model's), switching to `sampler` ('ddim' or
         'dpmpp') if asked; returns what the sampler's `guidance` takes (see `guide`)."""
         steps = self.check_steps(steps)
-        if sampler != self.sampler_name:
-            self.sampler = build_sampler(sampler, self.diffusion, steps, self.config.diffusion.eta)
+        if sampler != self.sampler_name or self.sampler.spacing != self.config.diffusion.timestep_spacing:
+            self.sampler = build_sampler(sampler, self.diffusion, steps, self.config.diffusion.eta,
+                                         self.config.diffusion.timestep_spacing)
             self.sampler_name = sampler
         if steps != self.sampler.steps:
             self.sampler.set_timesteps(steps)
