@@ -53,6 +53,23 @@ def test_separate_steps_merged_people_apart_and_leaves_distant_ones_alone():
     np.testing.assert_array_equal(cleanup.separate(apart), apart)
 
 
+def _speed(joints: np.ndarray) -> np.ndarray:
+    """(2, T-1, 22) joint speeds, m/s."""
+    return np.linalg.norm(np.diff(joints, axis=1), axis=-1) * sk.FPS
+
+
+def test_separate_keeps_a_person_who_walks_through_the_other_on_their_own_side():
+    """Person 2 walks straight through person 1 (1 m/s along z): pushed along the current pelvis line, they
+    were thrown out of the far side as the line turned round (a 0.3 m jump in a frame, 10 m/s); held on their
+    own side, they stop short of person 1 and the push grows smoothly."""
+    pair = standing_pair(gap=0.0, frames=90)
+    pair[1, :, :, 2] += np.linspace(-1.5, 1.5, 90)[:, None]
+    out = cleanup.separate(pair)
+    side = (out[1, :, 0, 2] - out[0, :, 0, 2])                                  # person 2 - person 1 along z
+    assert (side < 0).all() and side.max() <= -cleanup.MIN_PELVIS_GAP + 0.01   # never crosses, never too close
+    assert _speed(out).max() < 1.5                                              # the walk itself is 1 m/s
+
+
 def test_lift_to_floor_raises_sinking_frames_only_as_needed():
     pair = standing_pair()
     sink = pair.copy()
@@ -68,8 +85,8 @@ def test_lock_feet_plants_a_sliding_standing_foot_and_keeps_leg_lengths():
     pair = standing_pair()
     left = [4, 7, 10]                                                            # knee, ankle, toe of the left leg
     slide = pair.copy()
-    slide[0, :, left, 2] += np.linspace(0, 0.3, T)[None, :]                    # the left foot slides 0.3 m in 2 s
-    assert physical.foot_skating(slide)["foot_skating"] > 0.03
+    slide[0, :, left, 2] += np.linspace(0, 0.1, T)[None, :]                    # the left foot slides 0.1 m in 2 s
+    assert physical.foot_skating(slide)["foot_skating"] > 0.01
     out = cleanup.lock_feet(slide)
     ankle = out[0, :, 7]
     assert np.abs(np.diff(ankle[:, [0, 2]], axis=0)).max() < 1e-9             # planted from the first frame
@@ -77,6 +94,37 @@ def test_lock_feet_plants_a_sliding_standing_foot_and_keeps_leg_lengths():
         np.testing.assert_allclose(np.linalg.norm(out[0, :, a] - out[0, :, b], axis=-1),
                                    np.linalg.norm(slide[0, :, a] - slide[0, :, b], axis=-1), atol=1e-9)
     np.testing.assert_allclose(out[1], slide[1], atol=1e-12)                     # a still person stays still
+
+
+def test_a_foot_dragged_far_is_pinned_again_without_jumps():
+    """A standing foot that the raw motion drags 0.6 m (the body walks on): one pin would hold it back until
+    the leg cannot reach, and then throw it to where the body went. It is pinned afresh every MAX_DRIFT, and
+    eased between pins, so it stands still between short shuffles and never jumps (the distance is the
+    body's, so it must be covered)."""
+    pair = standing_pair()
+    drag = pair.copy()
+    drag[0, :, :, 2] += np.linspace(0, 0.6, T)[:, None]                         # the whole person, 0.6 m in 2 s
+    out = cleanup.lock_feet(drag)
+    ankle_speed = _speed(out)[0, :, 7]
+    assert np.mean(ankle_speed < 0.05) > 0.2                                    # planted between shuffles
+    assert np.mean(ankle_speed < 0.3) > 0.6                                     # slower than the drag mostly
+    assert ankle_speed.max() < 1.0                                              # eased: no jump (0.15 m/frame = 4.5)
+
+
+def test_a_near_straight_knee_bends_ahead_even_when_the_hips_tilt():
+    """A near-straight leg bent slightly BACKWARDS in the raw pose, hips tilted until they are nearly stacked
+    (a raw model's pelvis): the knee is bent to the front every frame, with no frame-to-frame flip."""
+    pair = standing_pair()
+    knee, hips = 4, (1, 2)
+    bent = pair.copy()
+    bent[0, :, knee, 2] -= 0.02                                                 # a backward bend
+    tilt = np.linspace(0.0, 0.12, T)                                            # hips turn towards vertical
+    bent[0, :, hips[0], 1] += tilt / 2
+    bent[0, :, hips[1], 1] -= tilt / 2
+    bent[0, :, 7:11:3, 2] += np.linspace(0, 0.1, T)[:, None]                    # the foot slides: locked
+    out = cleanup.lock_feet(bent)
+    assert (out[0, :, knee, 2] > out[0, :, 1, 2] - 0.01).all()                  # the knee ahead of the hip line
+    assert _speed(out)[0, :, knee].max() < 0.5
 
 
 def test_clean_up_barely_changes_real_motion_and_keeps_its_touches():

@@ -11,9 +11,9 @@ these with the least change to the motion, in this order (each later step keeps 
     separate        where the two torsos' capsules overlap, or the pelvises come closer than MIN_PELVIS_GAP,
                     both people step apart horizontally by half the overlap each (smoothed in time); arms and
                     hands move with their body, so a reach keeps its shape
-    lock_feet       a foot in contact (the model's predicted contact, or low and slow) stays where the contact
-                    began, reached by two-bone leg IK that keeps the thigh and shin lengths; blended in and out
-                    over BLEND frames
+    lock_feet       a foot in contact (the model's predicted contact, or low and slow) stays at its mean place
+                    over the contact, reached by two-bone leg IK that keeps the thigh and shin lengths; the
+                    correction eases in and out over FADE frames outside the contact, so a lock never jumps
     lift_to_floor   a person whose lowest foot joint is under the floor in a frame is raised by that much
                     (smoothed, then exact; vertical only, so a locked foot stays locked)
 
@@ -37,8 +37,16 @@ TORSO = ("l_hip", "r_hip", "spine1", "spine2", "spine3", "neck", "head")   # bon
 SEPARATE_SIGMA = 3.0        # frames: how smoothly people step apart
 LOCK_HEIGHTS = np.array(sk.CONTACT_HEIGHTS) + 0.02     # m, per foot joint: "low" (a little above the contact rule)
 LOCK_SPEED = 0.8            # m/s: a low foot slower than this is standing on the floor
-BLEND = 3                   # frames to blend a lock in and out
+# Frames over which a lock's correction eases in before its contact and out after it. A foot that slid while
+# standing is put back on its mean place, so the correction at either end is up to half the slide; eased over
+# 8 frames (smoothstep, peak slope 1.5 / 8 per frame), a 0.2 m correction adds at most 1.1 m/s to the foot.
+FADE = 8
+MAX_DRIFT = 0.15            # m: a stance longer than this in raw drift is pinned again (`_short_drift`)
+PIN_EASE = 3.0              # frames: the smoothing that eases one pin into the next
 LEGS = ((1, 4, 7, 10), (2, 5, 8, 11))                  # (hip, knee, ankle, toe) left and right
+UP = np.array([0.0, 1.0, 0.0])
+FACING_SIGMA = 3.0          # frames: smoothing of the facing direction that knees bend towards
+KNEE_NUDGE = 0.1            # x thigh length: the forward pull on a knee's bend direction (see _two_bone_ik)
 _TORSO_BONES = np.array([b for b, j in enumerate(BONE_CHILD) if sk.JOINT_NAMES[j] in TORSO])
 
 
@@ -81,19 +89,41 @@ def torso_overlap(joints: np.ndarray) -> np.ndarray:
     return np.maximum((radii[:, None] + radii[None, :] - dist).max(axis=(1, 2)), 0.0)
 
 
+def _sides(apart: np.ndarray, overlap: np.ndarray, min_gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the horizontal unit direction from person 1 to person 2 to push along, and how far (m) they
+    must move apart along it: (T, 3), (T,). `apart` (T, 3) = pelvis 2 - pelvis 1 on the ground.
+
+    Once the two come too close, their sides are kept until they are apart again: the direction is followed
+    frame to frame without flipping, and the gap is measured along it, so a person who walks through the other
+    in the raw motion (the direction turns round) is held back on their own side, the push growing smoothly,
+    instead of being pushed out of the far side (a 0.3 m jump in one frame)."""
+    gap = np.linalg.norm(apart, axis=-1)
+    free_direction = np.where(gap[:, None] > 1e-6, apart / np.maximum(gap, 1e-6)[:, None], [1.0, 0.0, 0.0])
+    direction, need = free_direction.copy(), np.maximum(overlap, min_gap - gap)
+    held = None                                                   # the direction of an ongoing close episode
+    for t in range(len(gap)):
+        if held is None:
+            if need[t] <= 0:
+                continue
+            held = free_direction[t - 1] if t > 0 else free_direction[t]   # the side they came from
+        if gap[t] > 1e-6:
+            held = free_direction[t] if free_direction[t] @ held >= 0 else -free_direction[t]
+        direction[t] = held
+        need[t] = max(overlap[t], min_gap - apart[t] @ held)
+        if need[t] <= 0 and free_direction[t] @ held > 0:           # apart again, on their own sides
+            held = None
+    return direction, need
+
+
 def separate(joints: np.ndarray, min_gap: float = MIN_PELVIS_GAP, iterations: int = 4) -> np.ndarray:
     """Step the two people apart (horizontally, half each, along the line between their pelvises) wherever
-    their torsos overlap or their pelvises are closer than `min_gap`."""
+    their torsos overlap or their pelvises are closer than `min_gap`, each kept on their own side (`_sides`)."""
     out = _check(joints).copy()
     for _ in range(iterations):
         pelvis = out[:, :, sk.ROOT] * np.array([1.0, 0.0, 1.0])                        # (2, T, 3) on the ground
-        apart = pelvis[1] - pelvis[0]                                                  # (T, 3)
-        gap = np.linalg.norm(apart, axis=-1)                                           # (T,)
-        need = np.maximum(torso_overlap(out), min_gap - gap)                           # (T,) m to add
+        direction, need = _sides(pelvis[1] - pelvis[0], torso_overlap(out), min_gap)   # (T, 3), (T,) m to add
         if need.max() <= 1e-4:
             break
-        # Where the pelvises coincide, step apart along x (any direction will do).
-        direction = np.where(gap[:, None] > 1e-6, apart / np.maximum(gap, 1e-6)[:, None], [1.0, 0.0, 0.0])
         # Widen each push over its neighbours before smoothing, so the smoothed push still covers the frame.
         push = gaussian_filter1d(maximum_filter1d(np.maximum(need, 0.0) + 0.005, int(4 * SEPARATE_SIGMA) + 1),
                                  SEPARATE_SIGMA, mode="nearest")
@@ -137,54 +167,112 @@ def _spans(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
-def _two_bone_ik(hip, knee, ankle, target):
+def _two_bone_ik(hip, knee, ankle, target, forward):
     """Knee and ankle (T, 3) that reach `target` from `hip` with the thigh and shin lengths of (hip, knee,
-    ankle), bending in the plane the knee already bends in."""
+    ankle), bending in the plane the knee already bends in, nudged ahead (`forward` (T, 3), the way the person
+    faces) and smoothed over time: a near-straight leg's own bend direction is noise that can turn round from
+    one frame to the next, and shortening such a leg by a few cm swings its knee 0.1 m out along it (a knee
+    thrown 0.15-0.5 m in a frame)."""
     thigh = np.linalg.norm(knee - hip, axis=-1, keepdims=True)
     shin = np.linalg.norm(ankle - knee, axis=-1, keepdims=True)
     reach = target - hip
     d = np.clip(np.linalg.norm(reach, axis=-1, keepdims=True), 1e-6, (thigh + shin) * 0.9999)
     u = reach / np.maximum(np.linalg.norm(reach, axis=-1, keepdims=True), 1e-9)
-    pole = knee - hip - u * np.sum((knee - hip) * u, axis=-1, keepdims=True)           # knee's bend direction
+
+    def across(v):                                                                      # v's part normal to u
+        return v - u * np.sum(v * u, axis=-1, keepdims=True)
+    ahead = across(forward)
+    ahead /= np.maximum(np.linalg.norm(ahead, axis=-1, keepdims=True), 1e-9)
+    # the knee's own bend, nudged ahead, smoothed over time: a bend that turns round does so over frames
+    pole = gaussian_filter1d(across(knee - hip) + KNEE_NUDGE * thigh * ahead, FACING_SIGMA, axis=0, mode="nearest")
+    pole = across(pole)
     pole_norm = np.linalg.norm(pole, axis=-1, keepdims=True)
-    forward = np.cross(u, [1.0, 0.0, 0.0])                                             # fallback: a straight leg
-    pole = np.where(pole_norm > 1e-6, pole / np.maximum(pole_norm, 1e-9), forward)
+    pole = np.where(pole_norm > 1e-9, pole / np.maximum(pole_norm, 1e-9), ahead)
     cos_a = np.clip((thigh ** 2 + d ** 2 - shin ** 2) / np.maximum(2 * thigh * d, 1e-12), -1.0, 1.0)
     new_knee = hip + thigh * (cos_a * u + np.sqrt(1 - cos_a ** 2) * pole)
     return new_knee, hip + u * d
 
 
+def _smoothstep(s: np.ndarray) -> np.ndarray:
+    return s * s * (3 - 2 * s)
+
+
+def _pinned(flags: np.ndarray, values: np.ndarray, fade: int = FADE) -> np.ndarray:
+    """`values` (T, C) held at their mean over each run of `flags` (runs of 2+ frames; a long drift is pinned
+    several times, `_short_drift`), the correction that
+    holds them eased in and out over up to `fade` frames outside the run (smoothstep), or, across a gap of at
+    most 2 * fade frames between two runs, eased from one run's correction to the next one's. Continuous
+    everywhere, so a lock never jumps on or off."""
+    T = len(values)
+    spans = [(a, b) for a, b in _spans(flags) if b - a >= 2]
+    correction = np.zeros_like(values)
+    for a, b in spans:
+        pins = np.concatenate([np.repeat(values[p:q].mean(0)[None], q - p, 0) for p, q in _short_drift(values, a, b)])
+        # one pin after another (a shuffle step) eased by smoothing; a single pin stays exactly still
+        correction[a:b] = gaussian_filter1d(pins, PIN_EASE, axis=0, mode="nearest") - values[a:b]
+    runs = spans
+    # the free frames between runs (and before the first, after the last): (start, stop, run before?, run after?)
+    gaps, previous = [], 0
+    for a, b in runs:
+        gaps.append((previous, a, previous > 0, True))
+        previous = b
+    gaps.append((previous, T, bool(runs), False))
+    for g0, g1, before, after in gaps:
+        n = g1 - g0
+        if n <= 0 or not (before or after):
+            continue
+        if before and after and n <= 2 * fade:                 # a short lift: ease from one pin to the next
+            s = _smoothstep(np.arange(1, n + 1) / (n + 1))[:, None]
+            correction[g0:g1] = (1 - s) * correction[g0 - 1] + s * correction[g1]
+            continue
+        if before:                                             # ease out after a run
+            k = min(fade, n)
+            correction[g0:g0 + k] = _smoothstep(1 - np.arange(1, k + 1) / (k + 1))[:, None] * correction[g0 - 1]
+        if after:                                              # ease in before a run
+            k = min(fade, n)
+            correction[g1 - k:g1] = _smoothstep(np.arange(1, k + 1) / (k + 1))[:, None] * correction[g1]
+    return values + correction
+
+
+def _short_drift(values: np.ndarray, start: int, stop: int) -> list[tuple[int, int]]:
+    """[start, stop) cut into runs over which `values` (T, 3) stray less than MAX_DRIFT horizontally from the
+    run's first frame: a standing foot that the raw motion drags far is pinned a few times, not held back
+    ever further (its leg would stretch, and the release would throw the foot to where the body went)."""
+    runs, first = [], start
+    for t in range(start + 1, stop):
+        if np.linalg.norm((values[t] - values[first])[[0, 2]]) > MAX_DRIFT and t - first >= 2:
+            runs.append((first, t))
+            first = t
+    return runs + [(first, stop)]
+
+
 def lock_feet(joints: np.ndarray, contacts: Optional[np.ndarray] = None) -> np.ndarray:
-    """Hold each standing foot where its contact began (ankle and toe), by leg IK; see the module notes."""
+    """Hold each standing foot (ankle and toe) at its mean place over the contact, by leg IK; see the module
+    notes."""
     out = _check(joints).copy()
     stand = contact_mask(out, contacts)                                                # (2, T, 4)
-    frames = out.shape[1]
+    # Facing from hips AND shoulders, smoothed: a raw pelvis can tilt until its hips are nearly stacked.
+    name = sk.JOINT_NAMES.index
+    left = (out[:, :, name("l_hip")] - out[:, :, name("r_hip")]
+            + out[:, :, name("l_shoulder")] - out[:, :, name("r_shoulder")])
+    forward = gaussian_filter1d(np.cross(left, UP), FACING_SIGMA, axis=1, mode="nearest")   # (2, T, 3) left x up
+    forward /= np.maximum(np.linalg.norm(forward, axis=-1, keepdims=True), 1e-9)
     for i in (0, 1):
         for side, (hip, knee, ankle, toe) in enumerate(LEGS):
-            # a leg is locked while its ankle or its toe stands; the ankle's pin = where that span began
+            # a leg is locked while its ankle or its toe stands
             flags = stand[i, :, 2 * side] | stand[i, :, 2 * side + 1]
-            target = out[i, :, ankle].copy()
-            toe_offset = out[i, :, toe] - out[i, :, ankle]                             # (T, 3), a rigid bone
-            toe_target = toe_offset.copy()
-            weight = np.zeros(frames)
-            for start, stop in _spans(flags):
-                if stop - start < 2:
-                    continue
-                target[start:stop] = out[i, start, ankle]
-                toe_target[start:stop] = toe_offset[start]                             # the foot keeps its heading
-                # blend in and out where the span meets free frames (not at the clip's own ends)
-                rise = np.arange(stop - start) + 1 if start > 0 else np.full(stop - start, BLEND)
-                fall = np.arange(stop - start)[::-1] + 1 if stop < frames else np.full(stop - start, BLEND)
-                weight[start:stop] = np.minimum(np.minimum(rise, fall) / BLEND, 1.0)
             leg = np.linalg.norm(out[i, :, knee] - out[i, :, hip], axis=-1).min()
-            if not weight.any() or leg < 1e-6:             # nothing to hold, or a collapsed leg (no bend to use)
+            if flags.sum() < 2 or leg < 1e-6:              # nothing to hold, or a collapsed leg (no bend to use)
                 continue
-            w = weight[:, None]
-            goal = (1 - w) * out[i, :, ankle] + w * target
-            offset = (1 - w) * toe_offset + w * toe_target
+            goal = _pinned(flags, out[i, :, ankle])
+            if np.abs(goal - out[i, :, ankle]).max() < 1e-9:  # a still foot: the leg stays exactly as it is
+                continue
+            toe_offset = out[i, :, toe] - out[i, :, ankle]                             # (T, 3), a rigid bone
+            offset = _pinned(flags, toe_offset)                                        # the foot keeps its heading
             offset *= np.linalg.norm(toe_offset, axis=-1, keepdims=True) / np.maximum(
-                np.linalg.norm(offset, axis=-1, keepdims=True), 1e-9)                  # blended, same length
-            new_knee, new_ankle = _two_bone_ik(out[i, :, hip], out[i, :, knee], out[i, :, ankle], goal)
+                np.linalg.norm(offset, axis=-1, keepdims=True), 1e-9)                  # the same length
+            new_knee, new_ankle = _two_bone_ik(out[i, :, hip], out[i, :, knee], out[i, :, ankle], goal,
+                                               forward[i])
             out[i, :, knee], out[i, :, ankle] = new_knee, new_ankle
             out[i, :, toe] = new_ankle + offset
     return out
