@@ -32,7 +32,8 @@ import numpy as np
 
 from ...fileio import cache_dir
 from ...skeleton import MAX_FRAMES, NUM_JOINTS, NUM_ROT_JOINTS, ROT6D_DIM
-from .kinds import HAND_CONTACT_KINDS, KINDS, Scene
+from .kinds import HAND_CONTACT_KINDS, KINDS
+from .kinds.scene import Scene
 
 KIND_NAMES = tuple(KINDS)
 VERSION = 11                 # bump whenever the choreography changes: it names the on-disk cache
