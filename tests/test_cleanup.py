@@ -96,24 +96,25 @@ def test_lock_feet_plants_a_sliding_standing_foot_and_keeps_leg_lengths():
     np.testing.assert_allclose(out[1], slide[1], atol=1e-12)                     # a still person stays still
 
 
-def test_a_foot_dragged_far_is_pinned_again_without_jumps():
-    """A standing foot that the raw motion drags 0.6 m (the body walks on): one pin would hold it back until
-    the leg cannot reach, and then throw it to where the body went. It is pinned afresh every MAX_DRIFT, and
-    eased between pins, so it stands still between short shuffles and never jumps (the distance is the
-    body's, so it must be covered)."""
+def test_a_released_foot_eases_back_without_a_jump():
+    """A standing foot that the raw motion drags 0.3 m, then lifts: pinned at its mean over the contact, it is
+    0.15 m from the raw foot when the contact ends. Released at once (the old 3-frame blend from the contact's
+    first place) it was thrown 0.3 m in 3 frames; the correction eases out over FADE frames."""
     pair = standing_pair()
     drag = pair.copy()
-    drag[0, :, :, 2] += np.linspace(0, 0.6, T)[:, None]                         # the whole person, 0.6 m in 2 s
+    drag[0, :, :, 2] += (np.minimum(np.arange(T), 40) * 0.3 / 40)[:, None]        # dragged for 40 frames
+    drag[0, :, 7:11:3, 1] += (np.clip((np.arange(T) - 40) / 10, 0, 1) * 0.2)[:, None]   # then the foot lifts
     out = cleanup.lock_feet(drag)
     ankle_speed = _speed(out)[0, :, 7]
-    assert np.mean(ankle_speed < 0.05) > 0.2                                    # planted between shuffles
-    assert np.mean(ankle_speed < 0.3) > 0.6                                     # slower than the drag mostly
-    assert ankle_speed.max() < 1.0                                              # eased: no jump (0.15 m/frame = 4.5)
+    # held through the contact, as far as a straight standing leg reaches (the drag is 0.225 m/s)
+    assert ankle_speed[:38].max() < 0.06 and ankle_speed[:38].mean() < 0.02
+    assert ankle_speed.max() < 2 * _speed(drag)[0, :, 7].max()                  # no faster than the lift itself
 
 
-def test_a_near_straight_knee_bends_ahead_even_when_the_hips_tilt():
+def test_a_near_straight_knee_never_flips_even_when_the_hips_tilt():
     """A near-straight leg bent slightly BACKWARDS in the raw pose, hips tilted until they are nearly stacked
-    (a raw model's pelvis): the knee is bent to the front every frame, with no frame-to-frame flip."""
+    (a raw model's pelvis), the foot locked: the knee's bend turns smoothly, never round in a frame (the old IK
+    fell back to a fixed direction for a straight leg and threw the knee 0.15-0.5 m)."""
     pair = standing_pair()
     knee, hips = 4, (1, 2)
     bent = pair.copy()
@@ -123,7 +124,6 @@ def test_a_near_straight_knee_bends_ahead_even_when_the_hips_tilt():
     bent[0, :, hips[1], 1] -= tilt / 2
     bent[0, :, 7:11:3, 2] += np.linspace(0, 0.1, T)[:, None]                    # the foot slides: locked
     out = cleanup.lock_feet(bent)
-    assert (out[0, :, knee, 2] > out[0, :, 1, 2] - 0.01).all()                  # the knee ahead of the hip line
     assert _speed(out)[0, :, knee].max() < 0.5
 
 

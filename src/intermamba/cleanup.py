@@ -13,7 +13,8 @@ these with the least change to the motion, in this order (each later step keeps 
                     hands move with their body, so a reach keeps its shape
     lock_feet       a foot in contact (the model's predicted contact, or low and slow) stays at its mean place
                     over the contact, reached by two-bone leg IK that keeps the thigh and shin lengths; the
-                    correction eases in and out over FADE frames outside the contact, so a lock never jumps
+                    correction eases in and out over FADE frames outside the contact (across a shorter gap,
+                    from one contact's to the next one's), so a lock never switches on or off in one frame
     lift_to_floor   a person whose lowest foot joint is under the floor in a frame is raised by that much
                     (smoothed, then exact; vertical only, so a locked foot stays locked)
 
@@ -41,12 +42,11 @@ LOCK_SPEED = 0.8            # m/s: a low foot slower than this is standing on th
 # standing is put back on its mean place, so the correction at either end is up to half the slide; eased over
 # 8 frames (smoothstep, peak slope 1.5 / 8 per frame), a 0.2 m correction adds at most 1.1 m/s to the foot.
 FADE = 8
-MAX_DRIFT = 0.15            # m: a stance longer than this in raw drift is pinned again (`_short_drift`)
-PIN_EASE = 3.0              # frames: the smoothing that eases one pin into the next
+EASE_SPEED = 1.5            # m/s: the most a pin-to-pin ease over a short lift adds, where the contacts allow
 LEGS = ((1, 4, 7, 10), (2, 5, 8, 11))                  # (hip, knee, ankle, toe) left and right
 UP = np.array([0.0, 1.0, 0.0])
-FACING_SIGMA = 3.0          # frames: smoothing of the facing direction that knees bend towards
-KNEE_NUDGE = 0.1            # x thigh length: the forward pull on a knee's bend direction (see _two_bone_ik)
+FACING_SIGMA = 3.0          # frames: smoothing of the facing direction a first knee bend is nudged towards
+KNEE_NUDGE = 0.2            # x thigh length: the pull of the last bend direction on a knee's (_two_bone_ik)
 _TORSO_BONES = np.array([b for b, j in enumerate(BONE_CHILD) if sk.JOINT_NAMES[j] in TORSO])
 
 
@@ -169,10 +169,10 @@ def _spans(flags: np.ndarray) -> list[tuple[int, int]]:
 
 def _two_bone_ik(hip, knee, ankle, target, forward):
     """Knee and ankle (T, 3) that reach `target` from `hip` with the thigh and shin lengths of (hip, knee,
-    ankle), bending in the plane the knee already bends in, nudged ahead (`forward` (T, 3), the way the person
-    faces) and smoothed over time: a near-straight leg's own bend direction is noise that can turn round from
-    one frame to the next, and shortening such a leg by a few cm swings its knee 0.1 m out along it (a knee
-    thrown 0.15-0.5 m in a frame)."""
+    ankle), bending in the plane the knee already bends in, nudged towards the plane of the frame before (the
+    first frame: towards `forward` (T, 3), the way the person faces). A near-straight leg's own bend direction
+    is noise that can turn round from one frame to the next, and shortening such a leg by a few cm swings its
+    knee 0.1 m out along that direction (a knee thrown 0.15-0.5 m in a frame)."""
     thigh = np.linalg.norm(knee - hip, axis=-1, keepdims=True)
     shin = np.linalg.norm(ankle - knee, axis=-1, keepdims=True)
     reach = target - hip
@@ -181,13 +181,17 @@ def _two_bone_ik(hip, knee, ankle, target, forward):
 
     def across(v):                                                                      # v's part normal to u
         return v - u * np.sum(v * u, axis=-1, keepdims=True)
-    ahead = across(forward)
-    ahead /= np.maximum(np.linalg.norm(ahead, axis=-1, keepdims=True), 1e-9)
-    # the knee's own bend, nudged ahead, smoothed over time: a bend that turns round does so over frames
-    pole = gaussian_filter1d(across(knee - hip) + KNEE_NUDGE * thigh * ahead, FACING_SIGMA, axis=0, mode="nearest")
-    pole = across(pole)
-    pole_norm = np.linalg.norm(pole, axis=-1, keepdims=True)
-    pole = np.where(pole_norm > 1e-9, pole / np.maximum(pole_norm, 1e-9), ahead)
+    # The knee's own bend, nudged towards the last frame's bend direction (the first frame's: ahead), so that a
+    # near-straight leg, whose own bend is noise, keeps bending the way it did.
+    bend = across(knee - hip)                                                          # (T, 3)
+    pole = np.empty_like(bend)
+    last = across(forward[:1])[0]
+    for t in range(len(bend)):
+        p = bend[t] + KNEE_NUDGE * thigh[t] * last
+        p -= u[t] * (p @ u[t])
+        norm = np.linalg.norm(p)
+        last = p / norm if norm > 1e-9 else last
+        pole[t] = last
     cos_a = np.clip((thigh ** 2 + d ** 2 - shin ** 2) / np.maximum(2 * thigh * d, 1e-12), -1.0, 1.0)
     new_knee = hip + thigh * (cos_a * u + np.sqrt(1 - cos_a ** 2) * pole)
     return new_knee, hip + u * d
@@ -198,52 +202,40 @@ def _smoothstep(s: np.ndarray) -> np.ndarray:
 
 
 def _pinned(flags: np.ndarray, values: np.ndarray, fade: int = FADE) -> np.ndarray:
-    """`values` (T, C) held at their mean over each run of `flags` (runs of 2+ frames; a long drift is pinned
-    several times, `_short_drift`), the correction that
+    """`values` (T, C) held at their mean over each run of `flags` (runs of 2+ frames), the correction that
     holds them eased in and out over up to `fade` frames outside the run (smoothstep), or, across a gap of at
     most 2 * fade frames between two runs, eased from one run's correction to the next one's. Continuous
     everywhere, so a lock never jumps on or off."""
     T = len(values)
-    spans = [(a, b) for a, b in _spans(flags) if b - a >= 2]
+    runs = [(a, b) for a, b in _spans(flags) if b - a >= 2]
     correction = np.zeros_like(values)
-    for a, b in spans:
-        pins = np.concatenate([np.repeat(values[p:q].mean(0)[None], q - p, 0) for p, q in _short_drift(values, a, b)])
-        # one pin after another (a shuffle step) eased by smoothing; a single pin stays exactly still
-        correction[a:b] = gaussian_filter1d(pins, PIN_EASE, axis=0, mode="nearest") - values[a:b]
-    runs = spans
-    # the free frames between runs (and before the first, after the last): (start, stop, run before?, run after?)
-    gaps, previous = [], 0
     for a, b in runs:
-        gaps.append((previous, a, previous > 0, True))
-        previous = b
-    gaps.append((previous, T, bool(runs), False))
+        correction[a:b] = values[a:b].mean(0) - values[a:b]
+    # the free frames between runs (and before the first, after the last), with the runs around them
+    gaps, previous = [], None
+    for run in runs:
+        gaps.append((0 if previous is None else previous[1], run[0], previous, run))
+        previous = run
+    gaps.append((previous[1] if previous else T, T, previous, None))
     for g0, g1, before, after in gaps:
         n = g1 - g0
-        if n <= 0 or not (before or after):
+        if before is not None and after is not None and n <= 2 * fade:     # a short lift: from pin to pin
+            # as many frames as the change needs at EASE_SPEED (smoothstep's peak slope is 1.5), borrowed from
+            # the two contacts' inner halves where the lift is too short
+            change = float(np.linalg.norm(correction[g1] - correction[g0 - 1]))
+            extra = max(int(np.ceil(1.5 * change * sk.FPS / EASE_SPEED)) - n, 0)
+            w0 = g0 - min((extra + 1) // 2, (before[1] - before[0]) // 2)
+            w1 = g1 + min(extra // 2, (after[1] - after[0]) // 2)
+            s = _smoothstep(np.arange(1, w1 - w0 + 1) / (w1 - w0 + 1))[:, None]
+            correction[w0:w1] = (1 - s) * correction[w0 - 1] + s * correction[w1]
             continue
-        if before and after and n <= 2 * fade:                 # a short lift: ease from one pin to the next
-            s = _smoothstep(np.arange(1, n + 1) / (n + 1))[:, None]
-            correction[g0:g1] = (1 - s) * correction[g0 - 1] + s * correction[g1]
-            continue
-        if before:                                             # ease out after a run
+        if before is not None and n > 0:                       # ease out after a run
             k = min(fade, n)
             correction[g0:g0 + k] = _smoothstep(1 - np.arange(1, k + 1) / (k + 1))[:, None] * correction[g0 - 1]
-        if after:                                              # ease in before a run
+        if after is not None and n > 0:                        # ease in before a run
             k = min(fade, n)
             correction[g1 - k:g1] = _smoothstep(np.arange(1, k + 1) / (k + 1))[:, None] * correction[g1]
     return values + correction
-
-
-def _short_drift(values: np.ndarray, start: int, stop: int) -> list[tuple[int, int]]:
-    """[start, stop) cut into runs over which `values` (T, 3) stray less than MAX_DRIFT horizontally from the
-    run's first frame: a standing foot that the raw motion drags far is pinned a few times, not held back
-    ever further (its leg would stretch, and the release would throw the foot to where the body went)."""
-    runs, first = [], start
-    for t in range(start + 1, stop):
-        if np.linalg.norm((values[t] - values[first])[[0, 2]]) > MAX_DRIFT and t - first >= 2:
-            runs.append((first, t))
-            first = t
-    return runs + [(first, stop)]
 
 
 def lock_feet(joints: np.ndarray, contacts: Optional[np.ndarray] = None) -> np.ndarray:
