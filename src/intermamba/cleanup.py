@@ -167,10 +167,10 @@ def _spans(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
-def _two_bone_ik(hip, knee, ankle, target, forward):
+def _two_bone_ik(hip, knee, ankle, target, ahead):
     """Knee and ankle (T, 3) that reach `target` from `hip` with the thigh and shin lengths of (hip, knee,
     ankle), bending in the plane the knee already bends in, nudged towards the plane of the frame before (the
-    first frame: towards `forward` (T, 3), the way the person faces). A near-straight leg's own bend direction
+    first frame: towards `ahead` (3,), the way the person faces at the start). A near-straight leg's own bend direction
     is noise that can turn round from one frame to the next, and shortening such a leg by a few cm swings its
     knee 0.1 m out along that direction (a knee thrown 0.15-0.5 m in a frame)."""
     thigh = np.linalg.norm(knee - hip, axis=-1, keepdims=True)
@@ -185,7 +185,7 @@ def _two_bone_ik(hip, knee, ankle, target, forward):
     # near-straight leg, whose own bend is noise, keeps bending the way it did.
     bend = across(knee - hip)                                                          # (T, 3)
     pole = np.empty_like(bend)
-    last = across(forward[:1])[0]
+    last = ahead - u[0] * (ahead @ u[0])
     for t in range(len(bend)):
         p = bend[t] + KNEE_NUDGE * thigh[t] * last
         p -= u[t] * (p @ u[t])
@@ -243,12 +243,13 @@ def lock_feet(joints: np.ndarray, contacts: Optional[np.ndarray] = None) -> np.n
     notes."""
     out = _check(joints).copy()
     stand = contact_mask(out, contacts)                                                # (2, T, 4)
-    # Facing from hips AND shoulders, smoothed: a raw pelvis can tilt until its hips are nearly stacked.
+    # Where each person faces at the start (the first knee bend leans that way): from hips AND shoulders,
+    # smoothed over the first frames, as a raw pelvis can tilt until its hips are nearly stacked.
     name = sk.JOINT_NAMES.index
     left = (out[:, :, name("l_hip")] - out[:, :, name("r_hip")]
             + out[:, :, name("l_shoulder")] - out[:, :, name("r_shoulder")])
-    forward = gaussian_filter1d(np.cross(left, UP), FACING_SIGMA, axis=1, mode="nearest")   # (2, T, 3) left x up
-    forward /= np.maximum(np.linalg.norm(forward, axis=-1, keepdims=True), 1e-9)
+    ahead = gaussian_filter1d(np.cross(left, UP), FACING_SIGMA, axis=1, mode="nearest")[:, 0]   # (2, 3) left x up
+    ahead /= np.maximum(np.linalg.norm(ahead, axis=-1, keepdims=True), 1e-9)
     for i in (0, 1):
         for side, (hip, knee, ankle, toe) in enumerate(LEGS):
             # a leg is locked while its ankle or its toe stands
@@ -264,7 +265,7 @@ def lock_feet(joints: np.ndarray, contacts: Optional[np.ndarray] = None) -> np.n
             offset *= np.linalg.norm(toe_offset, axis=-1, keepdims=True) / np.maximum(
                 np.linalg.norm(offset, axis=-1, keepdims=True), 1e-9)                  # the same length
             new_knee, new_ankle = _two_bone_ik(out[i, :, hip], out[i, :, knee], out[i, :, ankle], goal,
-                                               forward[i])
+                                               ahead[i])
             out[i, :, knee], out[i, :, ankle] = new_knee, new_ankle
             out[i, :, toe] = new_ankle + offset
     return out
