@@ -70,6 +70,50 @@ def test_separate_keeps_a_person_who_walks_through_the_other_on_their_own_side()
     assert _speed(out).max() < 1.5                                              # the walk itself is 1 m/s
 
 
+def test_separate_holds_its_push_direction_while_the_pelvises_nearly_coincide():
+    """Two people one on top of the other (1 cm apart, the line between them turning at random from frame to
+    frame, as a merged sample's does): the push keeps one direction, so no one is swung round. Following that
+    line turned a real push round in two frames (4.7 m/s from a 1 m/s raw motion)."""
+    pair = standing_pair(gap=0.0, frames=90)
+    pair[1, :, :, 0] += 0.5 - np.linspace(0.0, 0.5, 90)[:, None]            # walks in from 0.5 m to 0 ...
+    angle = np.random.default_rng(3).uniform(0, 2 * np.pi, 90)
+    jitter = 0.01 * np.stack([np.cos(angle), np.zeros(90), np.sin(angle)], -1)   # ... and wanders by 1 cm
+    pair[1, 60:] += jitter[60:, None]
+    out = cleanup.separate(pair)
+    assert _speed(out).max() < 1.2                                              # the walk-in is 0.5 m/s
+    assert physical.person_gap(out)["min_pelvis_gap"] >= cleanup.MIN_PELVIS_GAP - 0.01
+
+
+def _seam_pair(jump: float) -> np.ndarray:
+    """Two people walking 1 m/s along z with a sway, person 2's whole body jumping `jump` m along x at frame 60
+    (a seam): (2, 120, 22, 3)."""
+    pair = standing_pair(gap=1.0, frames=120)
+    t = np.arange(120) / sk.FPS
+    pair[..., 2] += t[None, :, None]
+    pair[..., 0] += 0.05 * np.sin(2 * np.pi * t)[None, :, None]
+    pair[1, 60:, :, 0] += jump
+    return pair
+
+
+def test_ease_seams_brings_a_jump_under_the_motions_own_pace_and_keeps_the_rest():
+    pair = _seam_pair(0.15)                                                     # 4.5 m/s in one frame
+    before = cleanup.frame_speeds(pair)
+    out = cleanup.ease_seams(pair, [60], before=10, after=14)
+    speeds = cleanup.frame_speeds(out)
+    assert before[49:74].max() > 3 * np.percentile(before, 99)
+    assert speeds[49:74].max() <= np.percentile(speeds, cleanup.SEAM_PERCENTILE)
+    lo, hi = 60 - 10 - cleanup.SEAM_ROOM, 60 + 14 + cleanup.SEAM_ROOM
+    np.testing.assert_array_equal(out[:, :lo], pair[:, :lo])                    # outside the window: untouched
+    np.testing.assert_array_equal(out[:, hi:], pair[:, hi:])
+    assert physical.bone_drift(out)["bone_drift"] < 1e-9                          # bones keep their lengths
+    assert out[..., 1].min() >= pair[..., 1].min() - 1e-9                      # no foot pushed under the floor
+
+
+def test_ease_seams_leaves_a_smooth_seam_as_it_is():
+    pair = _seam_pair(0.0)
+    np.testing.assert_array_equal(cleanup.ease_seams(pair, [60], before=10, after=14), pair)
+
+
 def test_lift_to_floor_raises_sinking_frames_only_as_needed():
     pair = standing_pair()
     sink = pair.copy()

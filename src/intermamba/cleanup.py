@@ -18,6 +18,10 @@ these with the least change to the motion, in this order (each later step keeps 
     lift_to_floor   a person whose lowest foot joint is under the floor in a frame is raised by that much
                     (smoothed, then exact; vertical only, so a locked foot stays locked)
 
+A timeline (segments generated one after another) also has its seams eased (`ease_seams`, after the steps above
+or on the raw joints): where a seam's joints move faster than the motion's own 99th percentile, the frames
+around it are re-solved for least acceleration, each bone's length kept.
+
 All functions take and return joints (2, T, 22, 3): metres, Y up, floor at y = 0, 30 fps, SMPL joint order.
 The evaluation protocol always scores the raw model output, as the field does; the model card reports both.
 """
@@ -36,6 +40,7 @@ SMOOTH_SIGMA = 1.0          # frames
 MIN_PELVIS_GAP = 0.30       # m: the procedural world's closest pair (a hug) keeps its pelvises 0.33 m apart
 TORSO = ("l_hip", "r_hip", "spine1", "spine2", "spine3", "neck", "head")   # bones, by child joint
 SEPARATE_SIGMA = 3.0        # frames: how smoothly people step apart
+SIDE_GAP = 0.1              # m: pelvises closer than this keep the side they had (the line between them turns freely)
 LOCK_HEIGHTS = np.array(sk.CONTACT_HEIGHTS) + 0.02     # m, per foot joint: "low" (a little above the contact rule)
 LOCK_SPEED = 0.8            # m/s: a low foot slower than this is standing on the floor
 # Frames over which a lock's correction eases in before its contact and out after it. A foot that slid while
@@ -96,7 +101,9 @@ def _sides(apart: np.ndarray, overlap: np.ndarray, min_gap: float) -> tuple[np.n
     Once the two come too close, their sides are kept until they are apart again: the direction is followed
     frame to frame without flipping, and the gap is measured along it, so a person who walks through the other
     in the raw motion (the direction turns round) is held back on their own side, the push growing smoothly,
-    instead of being pushed out of the far side (a 0.3 m jump in one frame)."""
+    instead of being pushed out of the far side (a 0.3 m jump in one frame). While the pelvises are within
+    SIDE_GAP of each other the direction is not followed at all: at a few centimetres the line between them can
+    turn 90 degrees in a frame, and following it turned a push round in two frames (4.7 m/s from 1 m/s)."""
     gap = np.linalg.norm(apart, axis=-1)
     free_direction = np.where(gap[:, None] > 1e-6, apart / np.maximum(gap, 1e-6)[:, None], [1.0, 0.0, 0.0])
     direction, need = free_direction.copy(), np.maximum(overlap, min_gap - gap)
@@ -106,7 +113,7 @@ def _sides(apart: np.ndarray, overlap: np.ndarray, min_gap: float) -> tuple[np.n
             if need[t] <= 0:
                 continue
             held = free_direction[t - 1] if t > 0 else free_direction[t]   # the side they came from
-        if gap[t] > 1e-6:
+        if gap[t] > SIDE_GAP:                 # nearer, the pelvis line is the model's jitter, not a side
             held = free_direction[t] if free_direction[t] @ held >= 0 else -free_direction[t]
         direction[t] = held
         need[t] = max(overlap[t], min_gap - apart[t] @ held)
@@ -268,6 +275,101 @@ def lock_feet(joints: np.ndarray, contacts: Optional[np.ndarray] = None) -> np.n
                                                ahead[i])
             out[i, :, knee], out[i, :, ankle] = new_knee, new_ankle
             out[i, :, toe] = new_ankle + offset
+    return out
+
+
+def _least_acceleration(values: np.ndarray, free: np.ndarray, weight: float) -> np.ndarray:
+    """values (n, C) with the frames where `free` (n,) is True re-solved for min |x - values|^2 + weight |D2 x|^2
+    (D2 the second difference over all n frames; the other frames held): a curve that keeps to the motion, as
+    smooth as `weight` asks, joining the held frames in place and speed."""
+    n = len(values)
+    second = np.zeros((n - 2, n))
+    second[np.arange(n - 2), np.arange(n - 2)] = 1.0
+    second[np.arange(n - 2), np.arange(1, n - 1)] = -2.0
+    second[np.arange(n - 2), np.arange(2, n)] = 1.0
+    on, off = second[:, free], second[:, ~free]
+    system = np.eye(int(free.sum())) + weight * on.T @ on
+    out = values.copy()
+    out[free] = np.linalg.solve(system, values[free] - weight * on.T @ (off @ values[~free]))
+    return out
+
+
+def _ease_window(joints: np.ndarray, start: int, stop: int, weight: float) -> np.ndarray:
+    """Frames [start, stop) of both people re-solved for least acceleration (two frames held on each side): the
+    pelvis path and each bone's direction and length, rebuilt from the pelvis out, so no bone stretches."""
+    lo, hi = max(start - 2, 0), min(stop + 2, joints.shape[1])
+    free = np.zeros(hi - lo, dtype=bool)
+    free[start - lo:stop - lo] = True
+    part = joints[:, lo:hi]                                                            # (2, n, 22, 3)
+    bones = part[:, :, BONE_CHILD] - part[:, :, BONE_PARENT]                           # (2, n, 21, 3)
+    length = np.linalg.norm(bones, axis=-1, keepdims=True)
+    unit = bones / np.maximum(length, 1e-9)
+    n = hi - lo
+    flat = np.concatenate([part[:, :, sk.ROOT], unit.reshape(2, n, -1), length.reshape(2, n, -1)], axis=-1)
+    flat = _least_acceleration(flat.transpose(1, 0, 2).reshape(n, -1), free, weight)
+    flat = flat.reshape(n, 2, -1).transpose(1, 0, 2)                                   # (2, n, 3 + 63 + 21)
+    root, unit = flat[..., :3], flat[..., 3:66].reshape(unit.shape)
+    unit /= np.maximum(np.linalg.norm(unit, axis=-1, keepdims=True), 1e-9)
+    length = flat[..., 66:, None]
+    rebuilt = np.empty_like(part)
+    rebuilt[:, :, sk.ROOT] = root
+    for b, (parent, child) in enumerate(zip(BONE_PARENT, BONE_CHILD)):                # parents come first
+        rebuilt[:, :, child] = rebuilt[:, :, parent] + unit[:, :, b] * length[:, :, b]
+    out = joints.copy()
+    out[:, start:stop] = rebuilt[:, free]                                              # the held frames as they were
+    return out
+
+
+def frame_speeds(joints: np.ndarray) -> np.ndarray:
+    """(T - 1,) the fastest joint of either person between consecutive frames, m/s."""
+    return np.linalg.norm(np.diff(joints, axis=1), axis=-1).max(axis=(0, 2)) * sk.FPS
+
+
+SEAM_PERCENTILE = 99          # a seam is no faster than this percentile of the rest of the motion's joint speeds
+SEAM_MARGIN = 0.97            # eased to this fraction of it: slower seams lower the whole motion's percentile
+SEAM_WEIGHTS = 2.0 ** np.arange(-2, 13)   # least-acceleration weights tried, gentlest first
+SEAM_ROOM = 4                 # frames re-solved on each side of a seam's window, so its ends can slow down too
+SEAM_ROUNDS = 6
+
+
+def ease_seams(joints, seams, before: int, after: int) -> np.ndarray:
+    """Ease each seam (a frame where one generated part hands over to the next) so that no joint moves faster
+    within [seam - before, seam + after) than the motion's SEAM_PERCENTILE-th percentile joint speed.
+
+    The target is the percentile of the speeds away from the seams (the motion's own pace: where a segment's
+    action starts right after a seam, the whole motion's percentile would be set by the seam itself). A seam
+    already under it is left as it is; otherwise the window and SEAM_ROOM frames on each side are re-solved for
+    least acceleration (`_ease_window`) with the gentlest weight of SEAM_WEIGHTS that brings the window under
+    SEAM_MARGIN of it (the strongest if none does), and a foot the new curve takes under the floor is lifted
+    back to where it was. Slower seams pull the whole motion's percentile down a little, so the rounds repeat
+    against it (never above the first target) until every seam is under it, up to SEAM_ROUNDS."""
+    out = _check(joints)
+    T = out.shape[1]
+    windows = [(max(seam - before, 1), min(seam + after, T - 1)) for seam in seams]
+    windows = [(start, stop) for start, stop in windows if stop > start]
+    away = np.ones(T - 1, dtype=bool)
+    for start, stop in windows:
+        away[start - 1:stop] = False
+    if not away.any():                                   # all seams: no pace of its own to hold them to
+        return out
+    pace = np.percentile(frame_speeds(out)[away], SEAM_PERCENTILE)
+    feet = list(sk.FOOT_JOINTS)
+    for _ in range(SEAM_ROUNDS):
+        speeds = frame_speeds(out)                                                     # (T - 1,)
+        limit = min(pace, np.percentile(speeds, SEAM_PERCENTILE))
+        fast = [(start, stop) for start, stop in windows if speeds[start - 1:stop].max() > limit]
+        if not fast:
+            break
+        for start, stop in fast:
+            lo, hi = max(start - SEAM_ROOM, 1), min(stop + SEAM_ROOM, T - 1)
+            for weight in SEAM_WEIGHTS:
+                eased = _ease_window(out, lo, hi, weight)
+                if frame_speeds(eased)[start - 1:stop].max() <= SEAM_MARGIN * limit:
+                    break
+            dip = np.maximum(-eased[:, lo:hi, feet, 1].min(axis=2), 0.0)                      # (2, n)
+            was = np.maximum(-out[:, lo:hi, feet, 1].min(axis=2), 0.0)
+            eased[:, lo:hi, :, 1] += np.maximum(dip - was, 0.0)[..., None]        # no deeper than it was
+            out = eased
     return out
 
 

@@ -50,6 +50,9 @@ TIMELINE_OVERLAP = 10      # frames of a timeline's previous segment that the ne
 # reliable (demo model, 30 samples: the last 4 frame steps run 1.8-3.8x the median joint speed, up to 10x), and
 # held as the next segment's start they would put that jitter at the seam.
 TIMELINE_MARGIN = 6
+# Frames past a seam's bridge that its easing still covers: the model's own motion resumes there, moved onto the
+# bridge's path, and its first frames catch up with it (the fastest frames of a timeline were often these).
+SEAM_AFTER = 4
 
 
 class GenerationError(ValueError):
@@ -403,9 +406,11 @@ class InterMambaPipeline:
         dropped, so the frames held at a seam are never a window's jittery end; the continuation's guide bridges
         from them into the new motion (constraints.BRIDGE_FRAMES). Segment k draws its noise from seed + k.
         progress: as iter_batches's, per segment for a bar, over all segments' steps for a callable.
-        cleanup: the whole motion goes through cleanup.clean_up at the end (as `generate`'s samples do).
+        cleanup: the whole motion goes through cleanup.clean_up at the end (as `generate`'s samples do). Then,
+        cleaned or not, each seam is eased (cleanup.ease_seams): from the held run's end (BRIDGE_FRAMES before
+        it) to SEAM_AFTER frames past the bridge, no joint is faster than the motion's own 99th percentile.
         """
-        from .constraints import continuation, pair_features
+        from .constraints import BRIDGE_FRAMES, continuation, pair_features
 
         if not segments:
             raise ValueError("a timeline needs at least one segment")
@@ -431,10 +436,12 @@ class InterMambaPipeline:
         joints = joints[:, :length]                                                       # (2, T, 22, 3)
         text = "; ".join(t for t, _ in segments)
         features = pair_features(joints)
-        if cleanup:
-            from .cleanup import clean_up
+        from .cleanup import clean_up, ease_seams
 
-            joints = clean_up(joints).astype(np.float32)
+        if cleanup:
+            joints = clean_up(joints)
+        seams = np.cumsum([frames for _, frames in segments])[:-1]
+        joints = ease_seams(joints, seams, before=BRIDGE_FRAMES, after=BRIDGE_FRAMES + SEAM_AFTER).astype(np.float32)
         return Sample(text=text, seed=seed, features=features, joints=np.ascontiguousarray(joints), cleaned=cleanup)
 
     def iter_batches(self, jobs: Sequence[tuple[str, int, int]], *, steps: Optional[int] = None,
