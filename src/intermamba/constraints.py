@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from . import skeleton as sk
+from .gait import clean_path
 from .motion import UP, facing_yaw, pair_to_features
 from .rotations import matrix_to_rot6d, positions_to_local_rotations, quat_to_matrix, yaw_quat
 
@@ -73,12 +74,15 @@ class WorldFrame:
 class FeatureConstraint:
     """Known denormalised features: `values` where `mask` is True, (T, 2, 262) each; `frame` maps results back.
     `guide`, optional, corrects each step's denormalised x0 estimate (T', 2, 262) torch, T' <= T, before the
-    known values are put in (diffusion.Constraint.guide)."""
+    known values are put in (diffusion.Constraint.guide). `cleanup`, optional: the clean-up `generate` may run
+    under this constraint, one that keeps every known value (joints (2, T', 22, 3) in the canonical frame, in
+    and out); without one the joints come back raw."""
 
     values: np.ndarray        # (T, 2, 262) float32
     mask: np.ndarray          # (T, 2, 262) bool
     frame: WorldFrame
     guide: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+    cleanup: Optional[Callable[[np.ndarray], np.ndarray]] = None
 
     @property
     def frames(self) -> int:
@@ -89,7 +93,7 @@ class FeatureConstraint:
         if frames > self.frames:
             raise ConstraintError(f"the constraint covers {self.frames} frames; ask for at most that many "
                                   f"(got {frames})")
-        return FeatureConstraint(self.values[:frames], self.mask[:frames], self.frame, self.guide)
+        return FeatureConstraint(self.values[:frames], self.mask[:frames], self.frame, self.guide, self.cleanup)
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -356,7 +360,8 @@ def trajectory(path, frames: int) -> FeatureConstraint:
     for axis in (0, 2):                                                                 # pelvis x and z
         values[:, :, sk.ROOT * 3 + axis] = canonical[..., axis].T
         mask[:, :, sk.ROOT * 3 + axis] = given
-    return FeatureConstraint(values, mask, frame, guide=_carry_body(values, given))
+    # the feet walk the path (gait.clean_path keeps the pelvis ground path exactly)
+    return FeatureConstraint(values, mask, frame, guide=_carry_body(values, given), cleanup=clean_path)
 
 
 def _carry_body(values: np.ndarray, given: np.ndarray) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -344,10 +344,12 @@ class InterMambaPipeline:
 
     @staticmethod
     def to_samples(texts: Sequence[str], seeds: Sequence[int], features: torch.Tensor,
-                   lengths: Optional[Sequence[int]] = None, frame=None, cleanup: bool = False) -> list[Sample]:
+                   lengths: Optional[Sequence[int]] = None, frame=None,
+                   cleanup: Union[bool, Callable] = False) -> list[Sample]:
         """Wrap a batch of denormalised features (B, T, 2, 262) as Samples (cropped to `lengths` if given);
-        `frame` (a constraints.WorldFrame) maps the joints to a constraint's world frame; `cleanup` passes
-        the joints through cleanup.clean_up with the model's predicted foot contacts."""
+        `frame` (a constraints.WorldFrame) maps the joints to a constraint's world frame; `cleanup` True passes
+        the joints through cleanup.clean_up with the model's predicted foot contacts, a callable through that
+        (a constraint's own clean-up, before the joints go to its world frame)."""
         from .cleanup import clean_up
         from .motion import features_to_joints
         from .skeleton import CONTACT
@@ -357,7 +359,8 @@ class InterMambaPipeline:
             f = features[i, : lengths[i] if lengths is not None else None].numpy()       # (T, 2, 262)
             joints = features_to_joints(f).transpose(1, 0, 2, 3)                      # (2, T, 22, 3)
             if cleanup and joints.shape[1] >= 3:
-                joints = clean_up(joints, f[:, :, CONTACT].transpose(1, 0, 2)).astype(np.float32)
+                joints = (cleanup(joints) if callable(cleanup)
+                          else clean_up(joints, f[:, :, CONTACT].transpose(1, 0, 2))).astype(np.float32)
             if frame is not None:
                 joints = frame.to_world(joints)
             out.append(Sample(text=text, seed=int(seed), features=f, joints=np.ascontiguousarray(joints),
@@ -374,7 +377,8 @@ class InterMambaPipeline:
         constraint: a constraints.FeatureConstraint every sample keeps (joints then in its world frame).
         placement_guidance: the guidance scale of where the people stand (see `guide`; None: the model's).
         cleanup: pass the joints through cleanup.clean_up (smoothing, rigid bones, people apart, planted feet,
-        floor); never with a constraint, whose given values must come back exactly.
+        floor); with a constraint, through its own clean-up if it has one (a trajectory's: feet that walk the
+        path, gait.clean_path), since its given values must come back exactly; otherwise none.
         """
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
@@ -455,7 +459,7 @@ class InterMambaPipeline:
         over the denoising steps of all batches, the batch shown in its description, or a callable(done, total)
         called after each step (a server's job status). constraint: one
         constraints.FeatureConstraint that every job keeps (joints come back in its world frame). cleanup: as
-        in `generate` (off with a constraint).
+        in `generate` (with a constraint, the constraint's own clean-up or none).
         """
         batch_size = check_count(batch_size, "batch_size")
         steps = self.check_steps(steps)
@@ -490,5 +494,6 @@ class InterMambaPipeline:
                 held = None if constraint is None else [constraint.crop(frames)] * len(chunk)
                 feats = self._denoise(texts, [frames] * len(chunk), seeds, guide, ticking, held)
                 frame = None if constraint is None else constraint.frame
-                yield (chunk, self.to_samples(texts, seeds, feats, frame=frame, cleanup=cleanup and constraint is None),
+                clean = cleanup if constraint is None else bool(cleanup) and constraint.cleanup
+                yield (chunk, self.to_samples(texts, seeds, feats, frame=frame, cleanup=clean),
                        time.perf_counter() - tic)
