@@ -56,7 +56,7 @@ def seeds_of(text: str) -> list[int]:
 
 def seam_ratio(joints: np.ndarray, seams) -> float:
     speeds = cleanup.frame_speeds(joints)
-    worst = max(speeds[f - BRIDGE_FRAMES - 1:f + BRIDGE_FRAMES + SEAM_AFTER].max() for f in seams)
+    worst = max(speeds[max(f - BRIDGE_FRAMES - 1, 0):f + BRIDGE_FRAMES + SEAM_AFTER].max() for f in seams)
     return float(worst / np.percentile(speeds, cleanup.SEAM_PERCENTILE))
 
 

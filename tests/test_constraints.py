@@ -290,7 +290,7 @@ def _seam_speeds(joints, starts):
     the held run), the BRIDGE_FRAMES after (the bridge into the new motion) and SEAM_AFTER more (where the
     model's own motion resumes)."""
     speeds = _speeds(joints)
-    return [float(speeds[f - BRIDGE_FRAMES - 1:f + BRIDGE_FRAMES + SEAM_AFTER].max()) for f in starts]
+    return [float(speeds[max(f - BRIDGE_FRAMES - 1, 0):f + BRIDGE_FRAMES + SEAM_AFTER].max()) for f in starts]
 
 
 def test_continuation_guide_bridges_an_estimate_pulled_towards_the_held_run():
