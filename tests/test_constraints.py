@@ -12,7 +12,7 @@ import torch
 from intermamba.cli import main
 from intermamba.cli.constraint_inputs import load_person
 from intermamba.constraints import (BRIDGE_FRAMES, ConstraintError, WorldFrame, continuation, joint_error, keyframes,
-                                    pelvis_error, reaction, trajectory)
+                                    pelvis_error, reaction, reference_anchor, trajectory)
 from intermamba.data.bvh import read_bvh_pair
 from intermamba.evaluation import physical
 from intermamba.motion import features_to_joints
@@ -195,6 +195,60 @@ def test_start_from_continues_a_motion(pipe, source):
     speeds = _speeds(joints)
     print(f"start-from: seam speed {speeds[44]:.1f} m/s, 99th percentile {np.percentile(speeds, 99):.1f} m/s")
     assert speeds[44] <= np.percentile(speeds, 99)
+
+
+def test_reference_anchor_carries_one_person_to_the_origin_and_leaves_the_other():
+    c = reference_anchor(30, 1)
+    assert c.mask.sum() == 2 and c.mask[0, 1, [0, 2]].all()                     # frame-0 pelvis x and z of person 2
+    estimate = torch.randn(30, 2, 262, dtype=torch.float64)
+    out = c.guide(estimate)
+    pos_in, pos_out = (f[..., POS].reshape(30, 2, 22, 3) for f in (estimate, out))
+    np.testing.assert_allclose(pos_out[0, 1, 0, [0, 2]].numpy(), 0.0, atol=1e-12)  # at the origin at frame 0
+    shift = pos_out[:, 1] - pos_in[:, 1]                                          # (30, 22, 3)
+    np.testing.assert_allclose(shift.numpy(), np.broadcast_to(shift[0, 0].numpy(), shift.shape), atol=1e-12)
+    assert float(shift[0, 0, 1]) == 0.0                                           # carried on the ground only
+    torch.testing.assert_close(out[:, 0], estimate[:, 0])                         # the other person untouched
+    torch.testing.assert_close(out[..., POS.stop:], estimate[..., POS.stop:])
+    with pytest.raises(ConstraintError, match="person must be 0 or 1"):
+        reference_anchor(30, 2)
+
+
+def test_anchored_samples_put_the_seeds_person_at_the_origin(pipe):
+    """With reference_anchor, person seed % 2 starts at the canonical origin (both people in one batch, each
+    with its own anchor); without it neither need be; a control keeps its own frame."""
+    samples = pipe.generate("two people give each other a warm hug", frames=60, seed=4, num_samples=2, steps=3,
+                            cleanup=False, reference_anchor=True)
+    for k, sample in enumerate(samples):
+        np.testing.assert_allclose(sample.features[0, k % 2, [0, 2]], 0.0, atol=1e-5)
+        assert np.abs(sample.features[0, 1 - k % 2, [0, 2]]).max() > 0.05         # the partner stands apart
+    free = pipe.generate("two people give each other a warm hug", frames=60, seed=4, steps=3, cleanup=False,
+                         reference_anchor=False)[0]
+    assert np.abs(free.features[0, :, [0, 2]]).max(axis=0).min() > 1e-3
+    path = np.full((60, 2, 2), np.nan)
+    path[:, 1] = [[0.5, 1.0]] * 60                                                # person 2 held at (0.5, 1.0)
+    path[0, 0] = 0.0
+    held = pipe.generate("two people give each other a warm hug", frames=60, seed=5, steps=3, cleanup=False,
+                         reference_anchor=True, constraint=trajectory(path, 60))[0]
+    assert pelvis_error(held.joints, path) < 1e-4
+
+
+def test_a_model_trained_without_the_second_swap_samples_person_1_as_the_reference(capture):
+    """data.reswap off: the sampler always holds person 1 as the reference (a control whose reference is person
+    2 is swapped in) and exchanges the persons back afterwards, odd seeds' free samples too, so either person
+    stands at the origin as often as in the data; a reaction in slot 1 still reproduces its person."""
+    single = InterMambaPipeline.from_pretrained()
+    single.config.data.reswap = False
+    held, flips = single.layouts([None, None, reaction(capture[0], slot=1), reaction(capture[0], slot=0)],
+                                 [20] * 4, [4, 5, 0, 0], reference_anchor=True)
+    assert flips == [False, True, True, False]
+    assert [c.reference for c in held] == [0, 0, 0, 0] and held[2].mask[:, 0].any() and not held[2].mask[:, 1].any()
+    samples = single.generate("two people give each other a warm hug", frames=40, seed=4, num_samples=2, steps=3,
+                              cleanup=False, reference_anchor=True)
+    for k, sample in enumerate(samples):                        # seed 4: person 1 at the origin, seed 5: person 2
+        np.testing.assert_allclose(sample.features[0, k, [0, 2]], 0.0, atol=1e-5)
+    c = reaction(capture[0], slot=1, frames=40)
+    sample = single.generate(TEXT, frames=40, constraint=c, steps=3, seed=0)[0]
+    assert joint_error(sample.joints[1], capture[0][:40]) < 0.01
 
 
 def test_trajectory_is_followed_by_feet_that_walk_it(pipe):

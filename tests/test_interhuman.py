@@ -152,6 +152,28 @@ def test_swap_only_exchanges_or_rereferences():
     assert seen == {0, 1, 2, 3}
 
 
+def test_without_the_second_swap_person_1_is_always_the_reference():
+    """data.reswap off (In2IN's pipeline): only the arrangements with person 1 at the origin (the first swap
+    still picks whose frame it is); build_dataset keeps InterGen's two swaps outside the train split."""
+    positions, rotations = _pair(20, 12)
+    item = RawItem(name="a", texts=["x"], positions=positions, rotations=rotations)
+    plain = motion.pair_to_features(torch.from_numpy(positions), torch.from_numpy(rotations))
+    other = motion.pair_to_features(torch.from_numpy(positions).flip(0), torch.from_numpy(rotations).flip(0))
+    dataset = MotionDataset([item], max_frames=20, min_frames=2, reswap=False)
+    torch.manual_seed(1)
+    seen = set()
+    for _ in range(40):
+        sample = dataset[0]["motion"][:19]
+        torch.testing.assert_close(sample[0, 0, [0, 2]], torch.zeros(2), atol=1e-6, rtol=0)   # person 1 at origin
+        seen.add(next(k for k, opt in enumerate([plain, other]) if torch.allclose(sample, opt, atol=1e-5)))
+    assert seen == {0, 1}
+
+
+def test_reswap_is_a_train_split_choice(root):
+    cfg = _cfg(root, reswap="false")
+    assert not build_dataset(cfg.data, "train").reswap and build_dataset(cfg.data, "test").reswap
+
+
 def test_normalizer_includes_mirrored_data(root):
     train = build_dataset(_cfg(root).data, "train")
     norm = compute_normalizer(train)

@@ -446,3 +446,31 @@ def test_a_run_stated_in_epochs_stops_after_them(tmp_path, dataset, encoder):
     run = train(cfg, run_dir=tmp_path / "run", dataset=dataset, text_encoder=encoder, trainer_overrides=QUIET)
     steps_per_epoch = len(dataset) // cfg.train.batch_size
     assert len(_rows(run)) == 2 * steps_per_epoch
+
+
+def test_a_new_run_can_start_from_another_runs_weights(tmp_path, dataset, encoder):
+    """train.init_from: a new run begins with the source run's weights (denoiser and EMA copy) and its own fresh
+    optimiser and schedule; at a learning rate of 1e-12 it ends where the source ended. A missing source or another
+    model is one clear error."""
+    source = train(_cfg("train.max_steps=3", "train.ckpt_every=3", "train.ema_decay=0.9"), run_dir=tmp_path / "a",
+                   dataset=dataset, text_encoder=encoder, trainer_overrides=QUIET)
+    tuned = train(_cfg("train.max_steps=2", "train.ckpt_every=2", "train.lr=1e-12", "train.ema_decay=0.9",
+                       f"train.init_from={source}"), run_dir=tmp_path / "b", dataset=dataset, text_encoder=encoder,
+                  trainer_overrides=QUIET)
+    before = read_checkpoint(source / "checkpoints" / "last.ckpt")
+    after = read_checkpoint(tuned / "checkpoints" / "last.ckpt")
+    assert after["global_step"] == 2
+    assert before["state_dict"].keys() == after["state_dict"].keys()
+    weights = before["state_dict"]
+    for key, value in weights.items():
+        if key.startswith("ema_model."):     # the source's EMA, two updates of decay 0.9 towards the weights
+            expected = 0.81 * value + 0.19 * weights["model." + key[len("ema_model."):]]
+            torch.testing.assert_close(after["state_dict"][key], expected, msg=key)
+        else:
+            torch.testing.assert_close(after["state_dict"][key], value, msg=key)
+    with pytest.raises(TrainingError, match="does not exist"):
+        train(_cfg(f"train.init_from={tmp_path / 'nowhere'}"), run_dir=tmp_path / "c", dataset=dataset,
+              text_encoder=encoder)
+    with pytest.raises(TrainingError, match="holds another model"):
+        train(_cfg("model.latent_dim=16", f"train.init_from={source}"), run_dir=tmp_path / "d", dataset=dataset,
+              text_encoder=encoder)

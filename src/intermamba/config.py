@@ -86,6 +86,10 @@ class DiffusionConfig:
     # from the pose by a root-relative change of variables; pipeline.py): null = `guidance`, plain CFG. Full
     # guidance extrapolates a hug's "come closer" through the partner and merges the pair (procedural-study.md).
     placement_guidance: Optional[float] = None
+    # Unconstrained samples hold one person (seed parity) at the canonical origin at frame 0, the body carried
+    # there (constraints.reference_anchor): InterGen's second person swap leaves a denoiser to guess which slot
+    # stands there, and its average of both merges the pair. Off: InterGen's sampling.
+    reference_anchor: bool = False
     cond_drop: float = 0.1          # probability of the null text condition while training
 
 
@@ -120,6 +124,11 @@ class DataConfig:
     min_frames: int = 15
     mirror: bool = True             # add mirrored copies in the train split
     swap: bool = True               # person-swap augmentation
+    # InterGen swaps the two persons once more after canonicalising (either may sit at the origin). Off (In2IN's
+    # choice), person 1 of a training pair always stands at the origin at frame 0: the denoiser never has to guess
+    # which slot is the reference, whose average of both places merges the pair. Train split only; the pipeline
+    # then swaps odd seeds' outputs, so samples hold the data's layouts as often as the test split does.
+    reswap: bool = True
     synthetic_items: int = 2000     # procedural world: number of interactions
     seed: int = 0
     num_workers: int = 0
@@ -140,6 +149,9 @@ class TrainConfig:
     lr_schedule: Literal["constant", "cosine"] = "constant"   # cosine: decays to 0 at the run's end (InterGen)
     grad_clip: float = 0.5          # InterGen clips the gradient norm to 0.5
     ema_decay: Optional[float] = None
+    # A run folder or .ckpt whose weights (denoiser and EMA copy) a NEW run starts from, with a fresh optimiser,
+    # LR schedule and data order: fine-tuning. The model and text config must be the same.
+    init_from: Optional[str] = None
     precision: str = "32-true"      # e.g. "bf16-mixed" on GPU
     accelerator: str = "auto"
     devices: Union[int, str] = "auto"

@@ -83,6 +83,7 @@ class FeatureConstraint:
     frame: WorldFrame
     guide: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
     cleanup: Optional[Callable[[np.ndarray], np.ndarray]] = None
+    reference: int = 0        # the person whose frame-0 pelvis and heading the canonical frame is
 
     @property
     def frames(self) -> int:
@@ -93,7 +94,16 @@ class FeatureConstraint:
         if frames > self.frames:
             raise ConstraintError(f"the constraint covers {self.frames} frames; ask for at most that many "
                                   f"(got {frames})")
-        return FeatureConstraint(self.values[:frames], self.mask[:frames], self.frame, self.guide, self.cleanup)
+        return FeatureConstraint(self.values[:frames], self.mask[:frames], self.frame, self.guide, self.cleanup,
+                                 self.reference)
+
+    def swapped(self) -> "FeatureConstraint":
+        """The same constraint with the two persons exchanged (for a model that always has its reference in slot
+        0: the caller swaps the samples back before `frame` maps them to the world)."""
+        guide = None if self.guide is None else (lambda f, g=self.guide: g(f.flip(1)).flip(1))
+        cleanup = None if self.cleanup is None else (lambda j, c=self.cleanup: c(j[::-1])[::-1])
+        return FeatureConstraint(self.values[:, ::-1].copy(), self.mask[:, ::-1].copy(), self.frame, guide, cleanup,
+                                 1 - self.reference)
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -142,7 +152,7 @@ def reaction(person: np.ndarray, slot: int = 0, frames: Optional[int] = None) ->
     mask = np.zeros(values.shape, bool)
     values[:, slot] = own
     mask[:, slot] = KNOWN_MOTION
-    c = FeatureConstraint(values, mask, WorldFrame.of(person))
+    c = FeatureConstraint(values, mask, WorldFrame.of(person), reference=slot)
     return c if frames is None else c.crop(frames)
 
 
@@ -217,7 +227,7 @@ def keyframes(frame_numbers, joints, frames: int, person: Optional[int] = None) 
     for k, slot in enumerate(slots):
         values[numbers, slot, sk.POS] = canonical[k].reshape(len(numbers), -1)
         mask[numbers, slot, sk.POS] = True
-    return FeatureConstraint(values, mask, frame, guide=_blend_towards(values, mask[..., 0]))
+    return FeatureConstraint(values, mask, frame, guide=_blend_towards(values, mask[..., 0]), reference=slots[0])
 
 
 def _place(pose: np.ndarray) -> tuple[np.ndarray, float]:
@@ -362,6 +372,28 @@ def trajectory(path, frames: int) -> FeatureConstraint:
         mask[:, :, sk.ROOT * 3 + axis] = given
     # the feet walk the path (gait.clean_path keeps the pelvis ground path exactly)
     return FeatureConstraint(values, mask, frame, guide=_carry_body(values, given), cleanup=clean_path)
+
+
+def reference_anchor(frames: int, person: int) -> FeatureConstraint:
+    """The representation's own fact made a constraint: `person` (0 or 1) is the reference, their frame-0 pelvis
+    at the canonical origin (x = z = 0), the whole body carried there (`_carry_body`); nothing else is held.
+
+    InterGen's processing puts one person of every pair there, and swaps the two afterwards at random (either
+    person may be the one at the origin), so a denoiser that predicts x0 must guess for each slot which of the
+    two places it stands in; where it cannot tell, it predicts the average of both, and as training fits that
+    average better the two people collapse onto one skeleton half-way between (the demo's longer run: 13 of 18
+    samples merged, both frame-0 pelvises at z = 0.7-0.9 m where the data has 0 and the partner's distance).
+    Telling the sampler which slot is the reference breaks that symmetry. In the canonical frame: the samples
+    come back where they were generated."""
+    if person not in (0, 1):
+        raise ConstraintError(f"reference_anchor: person must be 0 or 1, got {person}")
+    values = np.zeros((frames, 2, sk.FEATURE_DIM), np.float32)
+    mask = np.zeros(values.shape, bool)
+    mask[0, person, [sk.ROOT * 3, sk.ROOT * 3 + 2]] = True                            # frame-0 pelvis x and z
+    given = np.zeros((frames, 2), bool)
+    given[0, person] = True
+    frame = WorldFrame((0.0, 0.0), np.zeros(3), 0.0)
+    return FeatureConstraint(values, mask, frame, guide=_carry_body(values, given), reference=person)
 
 
 def _carry_body(values: np.ndarray, given: np.ndarray) -> Callable[[torch.Tensor], torch.Tensor]:

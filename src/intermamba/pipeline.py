@@ -227,7 +227,8 @@ class InterMambaPipeline:
     def sample_features(self, texts: Sequence[str], lengths: Sequence[int], seeds: Sequence[int], *,
                         steps: Optional[int] = None, guidance: Optional[float] = None,
                         progress: Union[bool, Callable] = False, constraints: Optional[Sequence] = None,
-                        sampler: str = "ddim", placement_guidance: Optional[float] = None) -> torch.Tensor:
+                        sampler: str = "ddim", placement_guidance: Optional[float] = None,
+                        reference_anchor: Optional[bool] = None) -> torch.Tensor:
         """Features (B, T_max, 2, 262), denormalised, zero beyond each item's length.
 
         Items of different lengths share the call; each one's starting noise is drawn at its own length from
@@ -235,7 +236,8 @@ class InterMambaPipeline:
         evaluation protocol generates at each item's ground-truth length this way). Items are denoised in
         batches that fit in the free memory (`max_batch`). progress: True for a bar per batch, or a callable
         wrapping each batch's step iterable (as DDIMSampler.sample takes it). constraints: one FeatureConstraint
-        (constraints.py) or None per item, covering at least the item's length.
+        (constraints.py) or None per item, covering at least the item's length. reference_anchor: see
+        `layouts` (None: the model's `diffusion.reference_anchor`).
         """
         constraints = [None] * len(texts) if constraints is None else list(constraints)
         if not (len(texts) == len(lengths) == len(seeds) == len(constraints)):
@@ -251,9 +253,35 @@ class InterMambaPipeline:
         size = self.max_batch(t_max)
         for start in range(0, len(texts), size):
             part = slice(start, start + size)
-            x0 = self._denoise(list(texts[part]), lengths[part], seeds[part], guidance, progress, constraints[part])
+            x0 = self._denoise(list(texts[part]), lengths[part], seeds[part], guidance, progress, constraints[part],
+                               reference_anchor)
             out[part, :x0.shape[1]] = x0
         return out
+
+    def layouts(self, constraints: list, lengths: Sequence[int], seeds: Sequence[int],
+                reference_anchor: Optional[bool] = None) -> tuple[list, list[bool]]:
+        """Which person each item's sampler holds as the reference (at the canonical origin at frame 0), as
+        (constraints for the sampler, whether each item's output must have its persons exchanged).
+
+        A model trained with InterGen's second swap (`data.reswap`) knows either person there: an unconstrained
+        item keeps its layout, anchored to person seed % 2 when `reference_anchor` is on (None: the model's
+        `diffusion.reference_anchor`; constraints.reference_anchor). A model trained without it only knows person
+        1 there: every item is sampled that way (a control whose reference is person 2 is swapped in) and
+        exchanged back; unconstrained odd seeds are exchanged too, so samples hold either layout as often as the
+        data does. A control otherwise fixes its own frame and is kept."""
+        from .constraints import reference_anchor as anchor
+
+        on = self.config.diffusion.reference_anchor if reference_anchor is None else bool(reference_anchor)
+        reswap = self.config.data.reswap
+        held, flips = [], []
+        for c, n, seed in zip(constraints, lengths, seeds):
+            if c is None:
+                flips.append(not reswap and seed % 2 == 1)
+                held.append(anchor(n, seed % 2 if reswap else 0) if on else None)
+            else:
+                flips.append(not reswap and c.reference == 1)
+                held.append(c.swapped() if flips[-1] else c)
+        return held, flips
 
     def _set_sampling(self, steps: Optional[int], guidance: Optional[float], sampler: str = "ddim",
                       placement: Optional[float] = None) -> Union[float, SplitGuidance]:
@@ -293,9 +321,13 @@ class InterMambaPipeline:
 
     @torch.inference_mode()
     def _denoise(self, texts: list[str], lengths: list[int], seeds: list[int], guidance: Union[float, SplitGuidance],
-                 progress: Union[bool, Callable], constraints: Optional[list] = None) -> torch.Tensor:
-        """One batch through the sampler: denormalised features (B, T_max, 2, 262), zero beyond each length."""
+                 progress: Union[bool, Callable], constraints: Optional[list] = None,
+                 reference_anchor: Optional[bool] = None) -> torch.Tensor:
+        """One batch through the sampler: denormalised features (B, T_max, 2, 262), zero beyond each length; each
+        item's persons as `layouts` says."""
         t_max = max(lengths)
+        constraints, flips = self.layouts([None] * len(texts) if constraints is None else list(constraints),
+                                          lengths, seeds, reference_anchor)
         # Each item's noise is drawn at its own length and padded with zeros (the denoiser masks the padding).
         # Drawn at the batch's length and cropped, it would depend on the neighbours: torch's CPU normal sampler
         # fills the tail of a tensor whose size is not a multiple of 16 differently.
@@ -317,6 +349,8 @@ class InterMambaPipeline:
             raise OutOfMemory(f"out of memory denoising {len(texts)} sample(s) of up to {t_max} frames together on "
                               f"{self.device}; ask for fewer samples at a time or shorter motions",
                               len(texts)) from None
+        flips = torch.tensor(flips)
+        x0[flips] = x0[flips].flip(2)                                                    # persons exchanged back
         if not torch.isfinite(x0).all():
             raise GenerationError(f"the model {self.source} produced NaN or infinite values; its weights or "
                                   "normaliser statistics are not finite (a corrupt or diverged model folder?)")
@@ -370,7 +404,8 @@ class InterMambaPipeline:
     def generate(self, texts: Union[str, Sequence[str]], *, frames: int = 210, seed: int = 0, num_samples: int = 1,
                  steps: Optional[int] = None, guidance: Optional[float] = None, batch_size: int = 16,
                  progress: Union[bool, Callable] = False, constraint=None, sampler: str = "ddim",
-                 placement_guidance: Optional[float] = None, cleanup: bool = True) -> list[Sample]:
+                 placement_guidance: Optional[float] = None, cleanup: bool = True,
+                 reference_anchor: Optional[bool] = None) -> list[Sample]:
         """Generate `num_samples` interactions per text, each `frames` long (30 fps).
 
         Returns the samples grouped by text: [text0 sample0, text0 sample1, ..., text1 sample0, ...].
@@ -379,6 +414,8 @@ class InterMambaPipeline:
         cleanup: pass the joints through cleanup.clean_up (smoothing, rigid bones, people apart, planted feet,
         floor); with a constraint, through its own clean-up if it has one (a trajectory's: feet that walk the
         path, gait.clean_path), since its given values must come back exactly; otherwise none.
+        reference_anchor: hold one person at the canonical origin at frame 0 when there is no constraint
+        (`layouts`; None: the model's `diffusion.reference_anchor`).
         """
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
@@ -394,7 +431,8 @@ class InterMambaPipeline:
         out: list[Sample] = []
         for _, samples, _ in self.iter_batches(jobs, steps=steps, guidance=guidance, batch_size=batch_size,
                                                progress=progress, constraint=constraint, sampler=sampler,
-                                               placement_guidance=placement_guidance, cleanup=cleanup):
+                                               placement_guidance=placement_guidance, cleanup=cleanup,
+                                               reference_anchor=reference_anchor):
             out += samples
         return out
 
@@ -451,7 +489,7 @@ class InterMambaPipeline:
     def iter_batches(self, jobs: Sequence[tuple[str, int, int]], *, steps: Optional[int] = None,
                      guidance: Optional[float] = None, batch_size: int = 16, progress: Union[bool, Callable] = False,
                      constraint=None, sampler: str = "ddim", placement_guidance: Optional[float] = None,
-                     cleanup: bool = True):
+                     cleanup: bool = True, reference_anchor: Optional[bool] = None):
         """Denoise (text, frames, seed) jobs in batches of equal length; yields (job indices, samples, seconds).
 
         Jobs of one length keep their order, so a single-length request comes back in job order. A batch holds
@@ -459,7 +497,8 @@ class InterMambaPipeline:
         over the denoising steps of all batches, the batch shown in its description, or a callable(done, total)
         called after each step (a server's job status). constraint: one
         constraints.FeatureConstraint that every job keeps (joints come back in its world frame). cleanup: as
-        in `generate` (with a constraint, the constraint's own clean-up or none).
+        in `generate` (with a constraint, the constraint's own clean-up or none). reference_anchor: as in
+        `layouts`.
         """
         batch_size = check_count(batch_size, "batch_size")
         steps = self.check_steps(steps)
@@ -492,7 +531,7 @@ class InterMambaPipeline:
                 tic = time.perf_counter()
                 self._set_sampling(steps, guidance, sampler)     # the sampler is shared: respace it per batch
                 held = None if constraint is None else [constraint.crop(frames)] * len(chunk)
-                feats = self._denoise(texts, [frames] * len(chunk), seeds, guide, ticking, held)
+                feats = self._denoise(texts, [frames] * len(chunk), seeds, guide, ticking, held, reference_anchor)
                 frame = None if constraint is None else constraint.frame
                 clean = cleanup if constraint is None else bool(cleanup) and constraint.cleanup
                 yield (chunk, self.to_samples(texts, seeds, feats, frame=frame, cleanup=clean),

@@ -459,6 +459,20 @@ def _prepare_run_dir(cfg: Config, run_dir: Path, resume: Optional[bool]) -> Opti
     return path, checkpoint
 
 
+def _initialise_from(module: "DiffusionModule", source: Path) -> None:
+    """train.init_from: the weights of a run folder's newest intact checkpoint (or of a .ckpt) into `module`."""
+    if not source.exists():
+        raise TrainingError(f"train.init_from: {source} does not exist; give a run folder or a .ckpt file")
+    path = source if source.is_file() else _newest_intact_checkpoint(source / CKPT_DIR)[0]
+    state = read_checkpoint(path)["state_dict"]
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise TrainingError(f"train.init_from: {path} holds another model ({str(err).splitlines()[0]}); start "
+                            "from a run of the same model and text config") from None
+    rank_zero_info(f"intermamba: weights from {path} (a new run: fresh optimiser and schedule)")
+
+
 def read_checkpoint(path: Path) -> dict:
     """A Lightning checkpoint of ours, read with weights_only=True and checked for what a resume needs."""
     try:
@@ -628,6 +642,8 @@ def train(cfg: Config, *, run_dir: Union[str, Path, None] = None, resume: Option
     else:
         rank_zero_info(f"intermamba: new run in {run_dir} ({len(dataset)} training items)")
     module = DiffusionModule(cfg, normalizer, model=model, text_encoder=text_encoder)
+    if resume_from is None and cfg.train.init_from:
+        _initialise_from(module, Path(cfg.train.init_from))
     trainer = build_trainer(cfg, run_dir, callbacks=callbacks, checkpoint_io=AtomicCheckpointIO(resume_from),
                             **(trainer_overrides or {}))
     train_loader = StepLoader(dataset, batch_size=cfg.train.batch_size, seed=cfg.train.seed, num_workers=

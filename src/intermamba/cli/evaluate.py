@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from .errors import CLIError
 from .threads import add_threads_argument, apply_threads
 
@@ -74,6 +76,8 @@ def _add_eval(sub):
     p.add_argument("--sampler", default="ddim", choices=["ddim", "dpmpp"], help="ddim (default) or dpmpp")
     p.add_argument("--placement-guidance", type=float, metavar="S",
                    help="guidance scale of where the people stand (default: the model's; see generate)")
+    p.add_argument("--reference-anchor", action=argparse.BooleanOptionalAction, default=None,
+                   help="hold one person at the origin at frame 0 while sampling (default: the model's; see generate)")
     p.add_argument("--name", action="append", help="the model's row name (default: the checkpoint folder's name); "
                                                    "one per --checkpoint when repeated")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
@@ -141,7 +145,7 @@ def _run_eval(args):
                 raise CLIError(f"two models are called {name!r}; give each --checkpoint its own --name")
             generators[name] = pipeline_generator(pipes[-1], steps=steps, guidance=args.guidance,
                                                   placement_guidance=args.placement_guidance,
-                                                  sampler=args.sampler)
+                                                  sampler=args.sampler, reference_anchor=args.reference_anchor)
     pipe = pipes[0] if pipes else None      # its config, device and text encoder serve the protocol
     cfg = load_config(pipe.config if pipe is not None else "demo", args.overrides)
     data_cfg = _eval_data_config(args.dataset, cfg.data) if args.dataset else cfg.data
@@ -165,7 +169,9 @@ def _run_eval(args):
                         else cfg.diffusion.guidance if args.guidance is None else args.guidance,
                         "sampler": None if pipe is None else args.sampler,
                         "placement_guidance": None if pipe is None else args.placement_guidance
-                        if args.placement_guidance is not None else cfg.diffusion.placement_guidance})
+                        if args.placement_guidance is not None else cfg.diffusion.placement_guidance,
+                        "reference_anchor": None if pipe is None else args.reference_anchor
+                        if args.reference_anchor is not None else pipe.config.diffusion.reference_anchor})
     out = Path(args.out or f"eval/{next(iter(generators), 'real')}")
     json_path, md_path = result.save(out)
     print(result.to_markdown())

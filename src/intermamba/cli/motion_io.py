@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -24,6 +26,9 @@ def _add_generate(sub):
     p.add_argument("--placement-guidance", type=float, metavar="S",
                    help="guidance scale of where the two people stand (each pelvis's ground-plane path), apart "
                         "from their poses (default: the model's; unset: --guidance)")
+    p.add_argument("--reference-anchor", action=argparse.BooleanOptionalAction, default=None,
+                   help="hold one person at the origin of the motion's frame at its first frame, which breaks the "
+                        "two people's symmetry that merges them (default: the model's; ignored with a control)")
     p.add_argument("--no-cleanup", action="store_true",
                    help="write the model's raw joints (default: cleaned up: smoothed, rigid bones, people apart, "
                         "planted feet, on the floor; never with a control)")
@@ -242,8 +247,10 @@ def write_plan(pipe, plan: GeneratePlan, args, steps: int, out_dir, *, progress=
         placement = pipe.config.diffusion.placement_guidance
     record = {"model": pipe.source, "steps": steps, "guidance": guidance,
               "placement_guidance": guidance if placement is None else placement,
-              "cleaned_up": not args.no_cleanup and plan.constraint is None, "device": str(pipe.device),
-              "sampler": args.sampler}
+              "cleaned_up": not args.no_cleanup and (plan.constraint is None or plan.constraint.cleanup is not None),
+              "device": str(pipe.device), "sampler": args.sampler,
+              "reference_anchor": plan.constraint is None and (pipe.config.diffusion.reference_anchor
+                                                              if args.reference_anchor is None else args.reference_anchor)}
     if plan.timeline is not None:
         return _write_timeline(pipe, args, plan.timeline, record, out_dir, plan.jobs[0][3], plan.formats, progress,
                                plan.smpl_body)
@@ -253,7 +260,8 @@ def write_plan(pipe, plan: GeneratePlan, args, steps: int, out_dir, *, progress=
                                                            guidance=guidance, batch_size=args.batch_size,
                                                            progress=progress, constraint=plan.constraint,
                                                            sampler=args.sampler, placement_guidance=placement,
-                                                           cleanup=not args.no_cleanup):
+                                                           cleanup=not args.no_cleanup,
+                                                           reference_anchor=args.reference_anchor):
             for index, sample in zip(indices, samples):
                 timings = {"batch_seconds": round(seconds, 4), "batch_size": len(samples),
                            "seconds_per_sample": round(seconds / len(samples), 4)}

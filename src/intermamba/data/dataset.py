@@ -13,7 +13,7 @@ mirror, swap or canonicalise; they skip unreadable files and report them by name
 `MotionDataset` then does, per fetch (reference/intergen-facts.md 1.3 and 1.5):
     pick a caption -> (mirrored entry: mirror joints, rotations and caption) -> random crop of at most
     max_frames -> swap persons with p = 0.5 -> canonical features (motion.pair_to_features, T-1 frames)
-    -> swap again with p = 0.5 -> zero-pad to max_frames
+    -> swap again with p = 0.5 (not with data.reswap off, in the train split) -> zero-pad to max_frames
 and yields {"motion": (max_frames, 2, 262) float32 unnormalised, "length": T-1, "text": str, "name": str};
 `collate` stacks these into the batch contract (motion (B, T, 2, 262), lengths (B,) int64, text, name).
 Randomness comes from torch's global generator, which DataLoader seeds per worker.
@@ -99,7 +99,8 @@ class MotionDataset(Dataset):
     """InterGen's per-sample pipeline over a list of RawItems; mirrored entries double the train split."""
 
     def __init__(self, items: Sequence[RawItem], *, max_frames: int = sk.MAX_FRAMES, min_frames: int = 15,
-                 mirror: bool = False, swap: bool = True, cache: bool = True, source: str = "dataset"):
+                 mirror: bool = False, swap: bool = True, reswap: bool = True, cache: bool = True,
+                 source: str = "dataset"):
         if max_frames < 2 or min_frames < 2:
             raise ValueError(f"max_frames and min_frames must be at least 2, got {max_frames} and {min_frames}")
         short = [(it.name, f"{it.frames} frames < min_frames {min_frames}") for it in items if it.frames < min_frames]
@@ -107,6 +108,7 @@ class MotionDataset(Dataset):
             log.info("%s: dropped %d item(s) shorter than %d frames", source, len(short), min_frames)
         self.items = [it for it in items if it.frames >= min_frames]
         self.max_frames, self.mirror, self.swap, self.source = max_frames, mirror, swap, source
+        self.reswap = reswap
         self.entries = [(i, m) for i in range(len(self.items)) for m in ((False, True) if mirror else (False,))]
         self._cache: Optional[dict[int, tuple[torch.Tensor, torch.Tensor]]] = {} if cache else None
         self._bad: set[int] = set()
@@ -152,8 +154,8 @@ class MotionDataset(Dataset):
         if self.swap and torch.rand(()) < 0.5:   # decides whose frame is the reference
             positions, rotations = positions.flip(0), rotations.flip(0)
         feats = pair_to_features(positions, rotations)  # (T-1, 2, 262)
-        if self.swap and torch.rand(()) < 0.5:   # InterGen swaps the outputs again: either person may sit at the origin
-            feats = swap_persons(feats)
+        if self.swap and torch.rand(()) < 0.5 and self.reswap:   # InterGen swaps the outputs again: either
+            feats = swap_persons(feats)                              # person may sit at the origin
         length = feats.shape[0]
         motion = feats.new_zeros(self.max_frames, 2, sk.FEATURE_DIM)
         motion[:length] = feats
@@ -215,7 +217,8 @@ def build_dataset(data_cfg, split: str) -> MotionDataset:
     items = reader.read_items(data_cfg, split)
     source = f"{data_cfg.dataset}:{split}"
     dataset = MotionDataset(items, max_frames=data_cfg.max_frames, min_frames=data_cfg.min_frames,
-                            mirror=data_cfg.mirror and split == "train", swap=data_cfg.swap, source=source)
+                            mirror=data_cfg.mirror and split == "train", swap=data_cfg.swap,
+                            reswap=data_cfg.reswap or split != "train", source=source)
     if len(dataset) == 0:
         where = f" under {data_cfg.root!r}" if data_cfg.root else ""
         raise ValueError(f"{source}: no usable items{where} (need at least {data_cfg.min_frames} frames each); "

@@ -158,7 +158,7 @@ class EvalResult:
                      f"MModality {s.mm_num_samples} x {s.mm_num_repeats} x {s.mm_num_times}"
                      + (", quick" if s.quick else "") + ".")
         described = {k: self.info[k] for k in ("dataset", "split", "items", "evaluator", "checkpoint", "steps",
-                                                "sampler", "guidance", "placement_guidance")
+                                                "sampler", "guidance", "placement_guidance", "reference_anchor")
                      if self.info.get(k) is not None}
         if described:
             lines.append(", ".join(f"{k}: {v}" for k, v in described.items()) + ".")
@@ -430,11 +430,13 @@ def evaluate(dataset: Dataset, evaluator: Evaluator, generators: Optional[Mappin
 
 
 def pipeline_generator(pipe, *, steps: Optional[int] = None, guidance: Optional[float] = None,
-                       placement_guidance: Optional[float] = None, sampler: str = "ddim") -> Generate:
+                       placement_guidance: Optional[float] = None, sampler: str = "ddim",
+                       reference_anchor: Optional[bool] = None) -> Generate:
     """A protocol generator over an `InterMambaPipeline`: one batched, guided DDIM call per chunk of items,
     each item with its own length and its own seed (derived from the call's seed)."""
     def generate(texts, lengths, seed):
         seeds = np.random.SeedSequence(int(seed)).generate_state(len(texts)).tolist()
         return pipe.sample_features(list(texts), [int(n) for n in lengths], seeds, steps=steps, guidance=guidance,
-                                    placement_guidance=placement_guidance, sampler=sampler)
+                                    placement_guidance=placement_guidance, sampler=sampler,
+                                    reference_anchor=reference_anchor)
     return generate
