@@ -47,6 +47,7 @@ def main():
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--steps", type=int, help="sampler steps (default: the model's)")
     parser.add_argument("--anchor", action="store_true", help="also sample with the reference anchor")
+    parser.add_argument("--placement-guidance", type=float, help="default: the model's")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -61,7 +62,8 @@ def main():
         for anchored in ([False, True] if args.anchor else [None]):
             features = [s.features for p in PROMPTS
                         for s in pipe.generate(p, frames=args.frames, seed=seeds[0], num_samples=len(seeds),
-                                               steps=args.steps, cleanup=False, reference_anchor=anchored)]
+                                               steps=args.steps, cleanup=False, reference_anchor=anchored,
+                                               placement_guidance=args.placement_guidance)]
             label = {None: "", False: ", no anchor", True: ", anchored"}[anchored]
             print(row(f"{pipe.source}{label}", features))
 

@@ -185,6 +185,22 @@ def test_swapping_persons_swaps_the_output(overrides):
     assert not torch.allclose(out[:, :, 0], out[:, :, 1])
 
 
+def test_person_embedding_starts_as_the_papers_model_and_tells_the_slots_apart():
+    """model.person_embedding (ours): zero at first, the function is the equivariant one exactly; once it has
+    learned anything, swapping the persons no longer just swaps the output."""
+    plain = randomise_output(tiny())
+    torch.manual_seed(0)
+    embedded = tiny("model.person_embedding=true")
+    missing, unexpected = embedded.load_state_dict(plain.state_dict(), strict=False)
+    assert missing == ["person_embed"] and not unexpected
+    x, t, text, mask = inputs()
+    torch.testing.assert_close(embedded(x, t, text, mask), plain(x, t, text, mask), atol=0, rtol=0)
+    with torch.no_grad():
+        embedded.person_embed.normal_()
+    out, swapped = embedded(x, t, text, mask), embedded(x.flip(2), t, text, mask)
+    assert not torch.allclose(swapped, out.flip(2), atol=1e-3)
+
+
 def test_drop_text_gives_the_null_condition():
     model = randomise_output(tiny())
     x, t, text, mask = inputs()

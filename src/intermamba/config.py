@@ -61,6 +61,11 @@ class ModelConfig:
     adaptive_fusion: bool = True    # False: fixed 0.5/0.5 fusion instead of learnable w_alpha, w_beta
     use_cross: bool = True          # False: Self-ASTM only
     use_liia: bool = True           # False: Self + Cross without LIIA
+    # Ours, not the paper's: a learned vector per person slot added to its input tokens. The paper's denoiser (like
+    # InterGen's) is person-swap equivariant, so where x_t does not tell the two slots apart (high noise) it must
+    # predict the same for both: the average of the reference's and the partner's place, which merges a pair.
+    # With it (and data.reswap off: slot 1 always the reference) the slots are told apart. Zero-initialised.
+    person_embedding: bool = False
     # Baseline (added by the scan/perf helper): arch "intergen" builds InterGen's transformer denoiser
     # (model/intergen.py) from latent_dim, num_layers, dropout, the text_* fields and these two.
     arch: Literal["intermamba", "intergen"] = "intermamba"

@@ -100,6 +100,8 @@ class InterMamba(nn.Module):
         self.text_proj = nn.Linear(cfg.text_dim, d)
         self.time_embed = TimestepEmbedding(d)
         self.input_proj = nn.Linear(cfg.input_dim, d)                               # shared by both persons
+        # model.person_embedding: slot 1 and slot 2 told apart (breaks the paper's person-swap equivariance)
+        self.person_embed = nn.Parameter(torch.zeros(NUM_PERSONS, d)) if cfg.person_embedding else None
         astm = dict(spatial_mode=cfg.spatial_mode, max_frames=cfg.max_frames, num_joint_tokens=cfg.num_joint_tokens,
                     d_state=cfg.d_state, d_conv=cfg.d_conv, dt_rank=cfg.dt_rank, expand=cfg.expand,
                     use_temporal=cfg.use_temporal, adaptive_fusion=cfg.adaptive_fusion,
@@ -138,6 +140,8 @@ class InterMamba(nn.Module):
         x, mask = stack_persons(x_t, lengths)                                       # (2B, T, F), (2B, T)
         position = sinusoidal_embedding(torch.arange(x.shape[1], device=x.device), self.config.latent_dim)
         h = self.input_proj(x) + position.to(x.dtype) + cond[:, None]               # (2B, T, D)
+        if self.person_embed is not None:                                          # rows [person a; person b]
+            h = h + self.person_embed.repeat_interleave(x_t.shape[0], dim=0)[:, None].to(h.dtype)
         for layer in self.layers:
             h = layer(h, cond, mask)
         return unstack_persons(self.output_proj(self.norm_out(h)), mask)            # (B, T, 2, F)
