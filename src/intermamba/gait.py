@@ -9,7 +9,8 @@ on it, the pelvis and upper body untouched:
                 speed metres (0.65 m at 1.2 m/s, about 1.8 steps a second: people's own relation, roughly);
                 each foot swings for SWING of its two-step stride and stands for the rest
     plants      a standing foot is where its hip is, on the ground, when the pelvis passes over it (mid-stance)
-    swings      plant to plant along the ground (smoothstep), lifted on a sine arc of CLEARANCE
+    swings      plant to plant along the ground (smoothstep), lifted CLEARANCE at most, fast at lift-off and
+                set down late (the root of a sine arc), as a heel rises before the foot moves on
     legs        two-bone IK from the hip (thigh and shin keep their lengths), the knee bending forward (the way
                 the hips face), the foot keeping its own shape and pointing that way
     blend       by the pelvis speed, WALK_SLOW to WALK_FAST m/s: a standing person keeps the model's legs
@@ -28,7 +29,7 @@ from .cleanup import LEGS, UP, _check, _smoothstep, _two_bone_ik, lift_to_floor,
 
 STEP_BASE = 0.35           # m: step length at a standstill ...
 STEP_PER_SPEED = 0.25      # ... plus this much per m/s of pelvis speed
-KNEE_LEAN = 0.5           # the forward lean (per unit down) of the knee a walking leg's bend is taken from
+KNEE_LEAN = 0.5            # the forward lean (per unit down) of the knee a walking leg's bend is taken from
 SWING = 0.4                # of a stride (two steps) each foot spends in the air
 CLEARANCE = 0.12           # m: how high a swinging ankle is lifted, mid-swing (up fast, down late: a sine's root)
 WALK_SLOW, WALK_FAST = 0.15, 0.45   # m/s: pelvis speeds between which the gait takes over from the model's legs

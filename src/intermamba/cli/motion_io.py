@@ -31,7 +31,8 @@ def _add_generate(sub):
                         "two people's symmetry that merges them (default: the model's; ignored with a control)")
     p.add_argument("--no-cleanup", action="store_true",
                    help="write the model's raw joints (default: cleaned up: smoothed, rigid bones, people apart, "
-                        "planted feet, on the floor; never with a control)")
+                        "planted feet, on the floor; under a control only a trajectory's own: feet that walk the "
+                        "path)")
     p.add_argument("--sampler", default="ddim", choices=["ddim", "dpmpp"],
                    help="ddim (default) or dpmpp (DPM-Solver++ 2M: as good in fewer --steps)")
     control = p.add_argument_group("controls (one per run)").add_mutually_exclusive_group()
