@@ -470,13 +470,13 @@ def _initialise_from(module: "DiffusionModule", source: Path) -> None:
     except RuntimeError as err:
         raise TrainingError(f"train.init_from: {path} holds another model ({str(err).splitlines()[0]}); start "
                             "from a run of the same model and text config") from None
-    added = [k for k in missing if k.rsplit(".", 1)[-1] == "person_embed"]   # zero-initialised: the same function
+    added = [k for k in missing if k.rsplit(".", 1)[-1] == "person_embed"]   # at zero: the source's function
     if unexpected or len(added) != len(missing):
         raise TrainingError(f"train.init_from: {path} holds another model (missing "
                             f"{[k for k in missing if k not in added][:3]}, unexpected {unexpected[:3]}); start "
                             "from a run of the same model and text config")
     rank_zero_info(f"intermamba: weights from {path} (a new run: fresh optimiser and schedule"
-                   + (", person embeddings added at zero)" if added else ")"))
+                   + (", the person embeddings it lacks as initialised)" if added else ")"))
 
 
 def read_checkpoint(path: Path) -> dict:
