@@ -11,6 +11,7 @@ import torch
 
 from intermamba.cli import main
 from intermamba.cli.constraint_inputs import load_person
+from intermamba.cleanup import frame_speeds
 from intermamba.constraints import (BRIDGE_FRAMES, ConstraintError, WorldFrame, continuation, joint_error, keyframes,
                                     pelvis_error, reaction, reference_anchor, trajectory)
 from intermamba.data.bvh import read_bvh_pair
@@ -148,11 +149,6 @@ def test_load_person_reads_bvh_and_rejects_short_motions(tmp_path):
 
 
 # ------------------------------------------------------------------------ keyframes, continuation, trajectory
-def _speeds(joints):
-    """Largest joint speed (m/s) between consecutive frames of a pair (2, T, 22, 3), per frame step (T-1,)."""
-    return np.linalg.norm(np.diff(joints, axis=1), axis=-1).max(axis=(0, 2)) * 30
-
-
 @pytest.fixture(scope="module")
 def source(pipe):
     """A generated pair (2, 90, 22, 3) in a world frame: the motion the controls below are taken from."""
@@ -175,7 +171,7 @@ def test_keyframes_are_passed_through(pipe, source):
     for c, persons in [(both, [0, 1]), (one, [1])]:
         joints = pipe.generate("two people hug", frames=90, constraint=c, seed=0, steps=10)[0].joints
         assert joint_error(joints[persons][:, numbers], source[persons][:, numbers]) < 0.02   # the brief: 2 cm
-        speeds = _speeds(joints)
+        speeds = frame_speeds(joints)
         near = [float(speeds[max(f - 1, 0):f + 1].max()) for f in numbers]
         print(f"keyframes {persons}: speed next to keys {np.round(near, 1)} m/s, 99th percentile "
               f"{np.percentile(speeds, 99):.1f} m/s")
@@ -192,7 +188,7 @@ def test_start_from_continues_a_motion(pipe, source):
     joints = pipe.generate("two people hug", frames=120, constraint=c, seed=0, steps=10)[0].joints
     assert joints.shape == (2, 120, 22, 3)
     assert joint_error(joints[:, :45], source[:, :45]) < 0.02
-    speeds = _speeds(joints)
+    speeds = frame_speeds(joints)
     print(f"start-from: seam speed {speeds[44]:.1f} m/s, 99th percentile {np.percentile(speeds, 99):.1f} m/s")
     assert speeds[44] <= np.percentile(speeds, 99)
 
@@ -269,10 +265,10 @@ def test_trajectory_is_followed_by_feet_that_walk_it(pipe):
     assert sample.cleaned and not raw.cleaned
     for joints in (sample.joints, raw.joints):
         assert pelvis_error(joints, path) < 0.05                                       # the brief: 5 cm
-        assert np.percentile(_speeds(joints), 99) < 10
+        assert np.percentile(frame_speeds(joints), 99) < 10
     skating = [physical.foot_skating(j)["foot_skating"] for j in (raw.joints, sample.joints)]
     print(f"trajectory: contact feet {skating[0]:.2f} m/s raw, {skating[1]:.2f} walked; 99th percentile joint "
-          f"speed {np.percentile(_speeds(sample.joints), 99):.1f} m/s")
+          f"speed {np.percentile(frame_speeds(sample.joints), 99):.1f} m/s")
     assert skating[0] > 0.3 and skating[1] <= 0.12                                   # issue 14's gate
 
 
@@ -343,7 +339,7 @@ def _seam_speeds(joints, starts):
     """Largest joint speed (m/s) around each seam: the BRIDGE_FRAMES frames before a segment starts (the end of
     the held run), the BRIDGE_FRAMES after (the bridge into the new motion) and SEAM_AFTER more (where the
     model's own motion resumes)."""
-    speeds = _speeds(joints)
+    speeds = frame_speeds(joints)
     return [float(speeds[max(f - BRIDGE_FRAMES - 1, 0):f + BRIDGE_FRAMES + SEAM_AFTER].max()) for f in starts]
 
 
@@ -384,7 +380,7 @@ def test_timeline_is_one_motion_with_measured_seams(pipe):
         sample = pipe.generate_timeline(segments, seed=seed)
         assert sample.joints.shape == (2, 210, 22, 3) and sample.features.shape == (210, 2, 262)
         assert np.isfinite(sample.joints).all()
-        p99 = np.percentile(_speeds(sample.joints), 99)
+        p99 = np.percentile(frame_speeds(sample.joints), 99)
         seams = _seam_speeds(sample.joints, [60, 150])
         print(f"timeline seed {seed}: seam speeds {np.round(seams, 1)} m/s, 99th percentile {p99:.1f} m/s")
         assert max(seams) <= p99

@@ -78,10 +78,16 @@ def rigid_bones(joints: np.ndarray) -> np.ndarray:
     bones = joints[:, :, BONE_CHILD] - joints[:, :, BONE_PARENT]                      # (2, T, 21, 3)
     length = np.linalg.norm(bones, axis=-1, keepdims=True)                             # (2, T, 21, 1)
     target = np.median(length, axis=1, keepdims=True)                                  # (2, 1, 21, 1)
-    unit = bones / np.maximum(length, 1e-9)
-    out = joints.copy()
+    return _from_bones(joints[:, :, sk.ROOT], bones / np.maximum(length, 1e-9), target)
+
+
+def _from_bones(root: np.ndarray, unit: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Joints (2, T, 22, 3) rebuilt from the pelvis (2, T, 3) outward along bone directions (2, T, 21, 3) of
+    lengths (2, T or 1, 21, 1), in BONE_CHILD / BONE_PARENT order."""
+    out = np.empty((*root.shape[:2], sk.NUM_JOINTS, 3), dtype=root.dtype)
+    out[:, :, sk.ROOT] = root
     for b, (parent, child) in enumerate(zip(BONE_PARENT, BONE_CHILD)):                # parents come first
-        out[:, :, child] = out[:, :, parent] + unit[:, :, b] * target[:, :, b]
+        out[:, :, child] = out[:, :, parent] + unit[:, :, b] * length[:, :, b]
     return out
 
 
@@ -310,11 +316,7 @@ def _ease_window(joints: np.ndarray, start: int, stop: int, weight: float) -> np
     flat = flat.reshape(n, 2, -1).transpose(1, 0, 2)                                   # (2, n, 3 + 63 + 21)
     root, unit = flat[..., :3], flat[..., 3:66].reshape(unit.shape)
     unit /= np.maximum(np.linalg.norm(unit, axis=-1, keepdims=True), 1e-9)
-    length = flat[..., 66:, None]
-    rebuilt = np.empty_like(part)
-    rebuilt[:, :, sk.ROOT] = root
-    for b, (parent, child) in enumerate(zip(BONE_PARENT, BONE_CHILD)):                # parents come first
-        rebuilt[:, :, child] = rebuilt[:, :, parent] + unit[:, :, b] * length[:, :, b]
+    rebuilt = _from_bones(root, unit, flat[..., 66:, None])
     out = joints.copy()
     out[:, start:stop] = rebuilt[:, free]                                              # the held frames as they were
     return out

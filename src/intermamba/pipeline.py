@@ -258,6 +258,11 @@ class InterMambaPipeline:
             out[part, :x0.shape[1]] = x0
         return out
 
+    def anchoring(self, reference_anchor: Optional[bool] = None) -> bool:
+        """Whether unconstrained samples are anchored (`layouts`): `reference_anchor`, or the model's
+        `diffusion.reference_anchor` when it is None."""
+        return self.config.diffusion.reference_anchor if reference_anchor is None else bool(reference_anchor)
+
     def layouts(self, constraints: list, lengths: Sequence[int], seeds: Sequence[int],
                 reference_anchor: Optional[bool] = None) -> tuple[list, list[bool]]:
         """Which person each item's sampler holds as the reference (at the canonical origin at frame 0), as
@@ -271,7 +276,7 @@ class InterMambaPipeline:
         data does. A control otherwise fixes its own frame and is kept."""
         from .constraints import reference_anchor as anchor
 
-        on = self.config.diffusion.reference_anchor if reference_anchor is None else bool(reference_anchor)
+        on = self.anchoring(reference_anchor)
         reswap = self.config.data.reswap
         held, flips = [], []
         for c, n, seed in zip(constraints, lengths, seeds):

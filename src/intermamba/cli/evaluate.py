@@ -170,8 +170,7 @@ def _run_eval(args):
                         "sampler": None if pipe is None else args.sampler,
                         "placement_guidance": None if pipe is None else args.placement_guidance
                         if args.placement_guidance is not None else cfg.diffusion.placement_guidance,
-                        "reference_anchor": None if pipe is None else args.reference_anchor
-                        if args.reference_anchor is not None else pipe.config.diffusion.reference_anchor})
+                        "reference_anchor": None if pipe is None else pipe.anchoring(args.reference_anchor)})
     out = Path(args.out or f"eval/{next(iter(generators), 'real')}")
     json_path, md_path = result.save(out)
     print(result.to_markdown())

@@ -250,8 +250,7 @@ def write_plan(pipe, plan: GeneratePlan, args, steps: int, out_dir, *, progress=
               "placement_guidance": guidance if placement is None else placement,
               "cleaned_up": not args.no_cleanup and (plan.constraint is None or plan.constraint.cleanup is not None),
               "device": str(pipe.device), "sampler": args.sampler,
-              "reference_anchor": plan.constraint is None and (pipe.config.diffusion.reference_anchor
-                                                              if args.reference_anchor is None else args.reference_anchor)}
+              "reference_anchor": plan.constraint is None and pipe.anchoring(args.reference_anchor)}
     if plan.timeline is not None:
         return _write_timeline(pipe, args, plan.timeline, record, out_dir, plan.jobs[0][3], plan.formats, progress,
                                plan.smpl_body)
