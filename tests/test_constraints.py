@@ -11,7 +11,7 @@ import torch
 
 from intermamba.cli import main
 from intermamba.cli.constraint_inputs import load_person
-from intermamba.cleanup import frame_speeds
+from intermamba.cleanup import SEAM_ROOM, ease_seams, frame_speeds
 from intermamba.constraints import (BRIDGE_FRAMES, ConstraintError, WorldFrame, continuation, joint_error, keyframes,
                                     pelvis_error, reaction, reference_anchor, trajectory)
 from intermamba.data.bvh import read_bvh_pair
@@ -384,6 +384,24 @@ def test_timeline_is_one_motion_with_measured_seams(pipe):
         seams = _seam_speeds(sample.joints, [60, 150])
         print(f"timeline seed {seed}: seam speeds {np.round(seams, 1)} m/s, 99th percentile {p99:.1f} m/s")
         assert max(seams) <= p99
+
+
+def test_timeline_ease_off_leaves_the_seams_and_on_touches_only_their_windows(pipe):
+    """ease=False returns the continuations as made; the default eases each seam's window (and SEAM_ROOM frames
+    on each side) and nothing else. A seam already under the motion's own pace is left alone, so of three seeds
+    at least one must need easing (bow into push: seed 0 does with the demo model)."""
+    segments = [("two people bow", 40), ("one person pushes the other", 40)]
+    start, stop = 40 - BRIDGE_FRAMES - SEAM_ROOM, 40 + BRIDGE_FRAMES + SEAM_AFTER + SEAM_ROOM   # window and room
+    eased_any = False
+    for seed in (0, 1, 2):
+        plain = pipe.generate_timeline(segments, seed=seed, steps=5, cleanup=False, ease=False).joints
+        eased = pipe.generate_timeline(segments, seed=seed, steps=5, cleanup=False).joints
+        expected = ease_seams(plain.astype(np.float64), [40], before=BRIDGE_FRAMES, after=BRIDGE_FRAMES + SEAM_AFTER)
+        np.testing.assert_allclose(eased, expected, atol=1e-5)
+        moved = np.abs(eased - plain).max(axis=(0, 2, 3)) > 1e-6                 # (T,) frames the easing changed
+        assert not moved[:start].any() and not moved[stop:].any()
+        eased_any |= bool(moved.any())
+    assert eased_any
 
 
 def test_generate_cli_timeline(tmp_path):

@@ -58,13 +58,15 @@ def _phase(pelvis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([[0.0], np.cumsum(per_frame[:-1])]), speed
 
 
-def _at(steps: np.ndarray, value: float, track: np.ndarray) -> np.ndarray:
-    """`track` (T, C) at the (fractional) frame where the step count reaches `value` (clamped to the clip)."""
+def _at(steps: np.ndarray, values: np.ndarray, track: np.ndarray) -> np.ndarray:
+    """(N, C): `track` (T, C) at the (fractional) frames where the step count reaches each of `values` (N,),
+    clamped to the clip."""
     frames = np.arange(len(steps), dtype=np.float64)
-    t = np.interp(value, steps + 1e-9 * frames, frames)                                # steps never decrease
-    lo = int(np.floor(t))
-    hi = min(lo + 1, len(track) - 1)
-    return (1 - (t - lo)) * track[lo] + (t - lo) * track[hi]
+    t = np.interp(values, steps + 1e-9 * frames, frames)                               # (N,) steps never decrease
+    lo = np.floor(t).astype(int)
+    hi = np.minimum(lo + 1, len(track) - 1)
+    w = (t - lo)[:, None]
+    return (1 - w) * track[lo] + w * track[hi]
 
 
 def _foot_path(steps: np.ndarray, hip: np.ndarray, offset: float, height: float) -> np.ndarray:
@@ -75,17 +77,12 @@ def _foot_path(steps: np.ndarray, hip: np.ndarray, offset: float, height: float)
     cycle = np.floor(stride / 2)
     u = stride - 2 * cycle                                                             # (T,) in [0, 2)
     swing = 2 * SWING
-    out = np.empty_like(ground)
-    for t in range(len(steps)):
-        mid = offset + 2 * cycle[t] + swing + (2 - swing) / 2                          # this stance's middle
-        plant = _at(steps, mid, ground)
-        if u[t] < swing:                                                               # in the air
-            s = u[t] / swing
-            before = _at(steps, mid - 2, ground)
-            out[t] = before + _smoothstep(np.array(s)) * (plant - before)
-            out[t, 1] = CLEARANCE * np.sqrt(np.sin(np.pi * s))
-        else:
-            out[t] = plant
+    mid = offset + 2 * cycle + swing + (2 - swing) / 2                                 # (T,) this stance's middle
+    plant = _at(steps, mid, ground)                                                    # (T, 3)
+    before = _at(steps, mid - 2, ground)                                               # (T, 3) the last plant
+    s = np.minimum(u / swing, 1.0)                                                     # (T,) swing progress
+    out = np.where((u < swing)[:, None], before + _smoothstep(s)[:, None] * (plant - before), plant)
+    out[:, 1] = np.where(u < swing, CLEARANCE * np.sqrt(np.sin(np.pi * s)), plant[:, 1])   # lifted in the air
     out[:, 1] += height
     return out
 

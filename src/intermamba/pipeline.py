@@ -444,7 +444,7 @@ class InterMambaPipeline:
     def generate_timeline(self, segments: Sequence[tuple[str, int]], *, seed: int = 0, steps: Optional[int] = None,
                           guidance: Optional[float] = None, sampler: str = "ddim",
                           overlap: int = TIMELINE_OVERLAP, progress: Union[bool, Callable] = False,
-                          cleanup: bool = True) -> Sample:
+                          cleanup: bool = True, ease: bool = True) -> Sample:
         """One continuous motion from (text, frames) segments played one after another.
 
         Each segment after the first is generated as a continuation (constraints.continuation) of the last
@@ -454,8 +454,9 @@ class InterMambaPipeline:
         from them into the new motion (constraints.BRIDGE_FRAMES). Segment k draws its noise from seed + k.
         progress: as iter_batches's, per segment for a bar, over all segments' steps for a callable.
         cleanup: the whole motion goes through cleanup.clean_up at the end (as `generate`'s samples do). Then,
-        cleaned or not, each seam is eased (cleanup.ease_seams): from the held run's end (BRIDGE_FRAMES before
-        it) to SEAM_AFTER frames past the bridge, no joint is faster than the motion's own 99th percentile.
+        ease: then, cleaned or not, each seam is eased (cleanup.ease_seams): from the held run's end
+        (BRIDGE_FRAMES before it) to SEAM_AFTER frames past the bridge, no joint is faster than the motion's own
+        99th percentile. False leaves the seams as the continuations made them (for measuring the easing).
         """
         from .constraints import BRIDGE_FRAMES, continuation, pair_features
 
@@ -487,8 +488,10 @@ class InterMambaPipeline:
 
         if cleanup:
             joints = clean_up(joints)
-        seams = np.cumsum([frames for _, frames in segments])[:-1]
-        joints = ease_seams(joints, seams, before=BRIDGE_FRAMES, after=BRIDGE_FRAMES + SEAM_AFTER).astype(np.float32)
+        if ease:
+            seams = np.cumsum([frames for _, frames in segments])[:-1]
+            joints = ease_seams(joints, seams, before=BRIDGE_FRAMES, after=BRIDGE_FRAMES + SEAM_AFTER)
+        joints = joints.astype(np.float32)
         return Sample(text=text, seed=seed, features=features, joints=np.ascontiguousarray(joints), cleaned=cleanup)
 
     def iter_batches(self, jobs: Sequence[tuple[str, int, int]], *, steps: Optional[int] = None,
