@@ -201,6 +201,43 @@ def test_person_embedding_starts_as_the_papers_model_and_tells_the_slots_apart()
     assert not torch.allclose(swapped, out.flip(2), atol=1e-3)
 
 
+def test_v_prediction_returns_x0_hat_from_the_heads_v():
+    """model.predict=v (ours): the head's output is v and the denoiser returns x0-hat = sqrt(ab_t) x_t -
+    sqrt(1 - ab_t) v with ab_t the config's schedule; the same network as predict=x0, whose output is that v."""
+    from intermamba.diffusion import GaussianDiffusion
+
+    plain = randomise_output(tiny())
+    torch.manual_seed(0)
+    v_model = tiny("model.predict=v")
+    v_model.load_state_dict(plain.state_dict())                  # the schedule is no weight: same keys
+    x, t, text, mask = inputs()
+    t = torch.tensor([0, 999])
+    lengths = torch.tensor([12, 7])
+    v = plain(x, t, text, mask, lengths)                           # the head's output
+    ab = GaussianDiffusion.from_config(load_config("tiny").diffusion).alphas_cumprod[t].double()[:, None, None, None]
+    expected = (ab.sqrt() * x - (1 - ab).sqrt() * v)
+    expected[1, 7:] = 0                                            # padding exactly 0, as x0-hat's always is
+    out = v_model(x, t, text, mask, lengths)
+    torch.testing.assert_close(out, expected, atol=1e-12, rtol=0)
+    assert (out[0] - x[0]).abs().max() < 0.05                      # t = 0: x_t all but passes through
+    swapped = v_model(x.flip(2), t, text, mask, lengths)           # still person-swap equivariant
+    torch.testing.assert_close(swapped, out.flip(2), atol=1e-10, rtol=0)
+
+
+def test_v_prediction_needs_the_schedule_and_the_intermamba_denoiser():
+    from intermamba.model.denoiser import InterMamba
+
+    cfg = load_config("tiny", ["model.predict=v"])
+    with pytest.raises(ConfigError, match="needs the whole config"):
+        build_model(cfg.model)
+    with pytest.raises(ValueError, match="alphas_cumprod"):
+        InterMamba(cfg.model)
+    with pytest.raises(ConfigError, match="InterGen's predicts x0"):
+        build_model(load_config("study_intergen", ["model.predict=v"]))
+    with pytest.raises(ConfigError, match="model.predict"):
+        load_config("tiny", ["model.predict=eps"])
+
+
 def test_drop_text_gives_the_null_condition():
     model = randomise_output(tiny())
     x, t, text, mask = inputs()
@@ -393,3 +430,19 @@ def test_readme_design_choices_match_the_paper_config():
         section, field = key.split(".")
         value = getattr(getattr(cfg, section), field)
         assert str(value).lower() == text.lower(), f"README says {key}={text}, the paper config has {value}"
+
+
+def test_a_v_prediction_model_folder_round_trips(tmp_path):
+    """save_pretrained / load_pretrained keep model.predict: the loaded denoiser gives the same x0-hat."""
+    from intermamba.checkpoint import load_pretrained, save_pretrained
+    from intermamba.motion import Normalizer
+    from intermamba.skeleton import FEATURE_DIM
+
+    cfg = load_config("tiny", ["model.predict=v"])
+    torch.manual_seed(0)
+    model = randomise_output(build_model(cfg).eval())
+    folder = save_pretrained(tmp_path / "m", model, cfg, Normalizer(torch.zeros(FEATURE_DIM), torch.ones(FEATURE_DIM)))
+    loaded, loaded_cfg, _ = load_pretrained(folder)
+    assert loaded_cfg.model.predict == "v"
+    x, t, text, mask = inputs(dtype=torch.float32)
+    torch.testing.assert_close(loaded(x, t, text, mask), model(x, t, text, mask))

@@ -40,13 +40,23 @@ def build_model(cfg: Union[Config, ModelConfig]) -> nn.Module:
     if model_cfg.arch == "intergen":
         from .intergen import InterGen
 
+        if model_cfg.predict != "x0":
+            raise ConfigError("model.predict=v is for the InterMamba denoiser; InterGen's predicts x0")
         if model_cfg.latent_dim % model_cfg.num_heads:
             raise ConfigError(f"model.num_heads={model_cfg.num_heads} must divide model.latent_dim={model_cfg.latent_dim}")
         return InterGen(model_cfg)
     if model_cfg.intergen_exact:
         raise ConfigError("model.intergen_exact applies to model.arch=intergen only (InterGen's released weights)")
     _validate(model_cfg)
-    return InterMamba(model_cfg)
+    alphas_cumprod = None
+    if model_cfg.predict == "v":                      # the v -> x0 conversion needs the noise schedule
+        if not isinstance(cfg, Config):
+            raise ConfigError("model.predict=v needs the whole config (its diffusion schedule): "
+                              "pass build_model a Config, not its ModelConfig")
+        from ..diffusion import GaussianDiffusion
+
+        alphas_cumprod = GaussianDiffusion.from_config(cfg.diffusion).alphas_cumprod
+    return InterMamba(model_cfg, alphas_cumprod=alphas_cumprod)
 
 
 def count_parameters(module: nn.Module, *, trainable_only: bool = True) -> int:

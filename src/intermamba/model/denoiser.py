@@ -4,6 +4,9 @@
         --N x [Self-ASTM -> LIIA -> Cross-ASTM] (both persons, one set of weights)--> LayerNorm --zero-init Linear-->
     x0-hat (B, T, 2, 262)
 
+With model.predict "v" (ours; the paper predicts x0 directly) the zero-init Linear gives v instead and the
+denoiser returns x0-hat = sqrt(ab_t) x_t - sqrt(1 - ab_t) v (Salimans & Ho 2022), still an x0 estimate.
+
 The condition: cond = TimeMLP(sinusoid(t)) + Linear(text), with text the pooled output of a trainable text head
 (InterGen's 2-layer transformer over the frozen encoder's token features). Fig. 4 "combines the text features with
 the initial hidden states": we add cond to every frame of h_a and h_b, and LIIA's AdaLN reads it again in every
@@ -13,6 +16,7 @@ layer (Eq. 11). The null condition of classifier-free guidance zeroes the pooled
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -90,9 +94,13 @@ def unstack_persons(out: torch.Tensor, mask=None) -> torch.Tensor:
 class InterMamba(nn.Module):
     """The denoiser. `model(x_t, t, text_features, text_mask=None, lengths=None, *, drop_text=None)` -> x0-hat."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, alphas_cumprod: Optional[torch.Tensor] = None):
         super().__init__()
         self.config = cfg
+        if cfg.predict == "v":                # alpha_bar_t (N,), from the config: not saved with the weights
+            if alphas_cumprod is None:
+                raise ValueError("model.predict=v needs the diffusion schedule's alphas_cumprod")
+            self.register_buffer("alphas_cumprod", alphas_cumprod.clone(), persistent=False)
         d = cfg.latent_dim
         d_inner = cfg.expand * d
         self.text_head = TextHead(cfg.text_dim, layers=cfg.text_layers, heads=cfg.text_heads, ff=cfg.text_ff,
@@ -144,7 +152,14 @@ class InterMamba(nn.Module):
             h = h + self.person_embed.repeat_interleave(x_t.shape[0], dim=0)[:, None].to(h.dtype)
         for layer in self.layers:
             h = layer(h, cond, mask)
-        return unstack_persons(self.output_proj(self.norm_out(h)), mask)            # (B, T, 2, F)
+        out = unstack_persons(self.output_proj(self.norm_out(h)), mask)             # (B, T, 2, F)
+        if self.config.predict == "x0":
+            return out                                                              # Eq. (2): x0-hat
+        ab = self.alphas_cumprod[t.long()].to(out.dtype)[:, None, None, None]      # (B, 1, 1, 1) alpha_bar_t
+        x0_hat = ab.sqrt() * x_t - (1 - ab).sqrt() * out                            # v -> x0-hat
+        if mask is not None:                                                        # padding exactly 0, as x0's
+            x0_hat = x0_hat * mask[:x_t.shape[0], :, None, None].to(out.dtype)
+        return x0_hat
 
     def fusion_weights(self) -> dict[str, float]:
         """{'layer0.w_alpha': ..., 'layer0.w_beta': ..., 'layer0.alpha_c': ..., 'layer0.beta_c': ...} for logging."""

@@ -1,0 +1,60 @@
+"""How well does a denoiser reconstruct x0 at each noise level? Its x0-hat error against x_t's own.
+
+    python scripts/denoiser_floor.py --checkpoint demo --checkpoint runs/v/export [--split test]
+
+For 32 items of the split (every k-th), x_t = q_sample(x0, t, noise) at fixed noise, and the denoiser's x0-hat
+(text-conditioned, one call) is compared with x0 in normalised units, per feature group (the root's position, all
+positions, velocities, rotations): the RMS over the valid frames of both persons. Beside it, the error of x_t
+itself rescaled (x_t / sqrt(ab_t)), which is what passing the input through would give. A denoiser that has
+learned the data should be at least as good as that at low noise: an error that stops falling as t falls (a
+floor) is motion detail that the last sampling steps cannot put back.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from intermamba import InterMambaPipeline, load_config
+from intermamba import skeleton as sk
+from intermamba.data import build_dataset, collate
+
+STEPS = (900, 500, 100, 20)
+GROUPS = {"root position": slice(0, 3), "positions": sk.POS, "velocities": sk.VEL, "rotations": sk.ROT}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", action="append", help="exported model folder or 'demo' (repeatable)")
+    parser.add_argument("--split", default="train", choices=["train", "test"])
+    parser.add_argument("--items", type=int, default=32)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    data = build_dataset(load_config("demo").data, args.split)
+    torch.manual_seed(0)                                              # the dataset's crops and swaps
+    batch = collate([data[i] for i in range(0, len(data), max(1, len(data) // args.items))][:args.items])
+    valid = torch.arange(batch["motion"].shape[1])[None] < batch["lengths"][:, None]      # (N, T)
+    print(f"normalised RMS error of x0-hat (of x_t / sqrt(ab_t)), {len(valid)} {args.split} items\n")
+    print("| model | t | " + " | ".join(GROUPS) + " |\n|---|---|" + "---|" * len(GROUPS))
+    for checkpoint in args.checkpoint or ["demo"]:
+        pipe = InterMambaPipeline.from_pretrained(None if checkpoint == "demo" else checkpoint)
+        x0 = pipe.normalizer.normalize(batch["motion"])
+        text, text_mask = pipe.text_encoder.encode(list(batch["text"]))
+        for t in STEPS:
+            noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(1))
+            steps = torch.full((len(x0),), t, dtype=torch.long)
+            x_t = pipe.diffusion.q_sample(x0, steps, noise)
+            with torch.no_grad():
+                x0_hat = pipe.model(x_t, steps, text, text_mask=text_mask, lengths=batch["lengths"])
+            passed = x_t / pipe.diffusion.alphas_cumprod[t].float().sqrt()
+
+            def rms(estimate, part):
+                return float(((estimate - x0)[..., part] ** 2).mean((-1, -2))[valid].mean().sqrt())
+
+            cells = [f"{rms(x0_hat, part):.3f} ({rms(passed, part):.3f})" for part in GROUPS.values()]
+            print(f"| {pipe.source} | {t} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
