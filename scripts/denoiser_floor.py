@@ -29,6 +29,7 @@ def main():
     parser.add_argument("--checkpoint", action="append", help="exported model folder or 'demo' (repeatable)")
     parser.add_argument("--split", default="train", choices=["train", "test"])
     parser.add_argument("--items", type=int, default=32)
+    parser.add_argument("--show", type=int, default=0, help="also print N items' pelvis paths at t = 20")
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = build_dataset(load_config("demo").data, args.split)
@@ -37,6 +38,7 @@ def main():
     valid = torch.arange(batch["motion"].shape[1])[None] < batch["lengths"][:, None]      # (N, T)
     print(f"normalised RMS error of x0-hat (of x_t / sqrt(ab_t)), {len(valid)} {args.split} items\n")
     print("| model | t | " + " | ".join(GROUPS) + " |\n|---|---|" + "---|" * len(GROUPS))
+    shown = []
     for checkpoint in args.checkpoint or ["demo"]:
         pipe = InterMambaPipeline.from_pretrained(None if checkpoint == "demo" else checkpoint)
         x0 = pipe.normalizer.normalize(batch["motion"])
@@ -54,6 +56,18 @@ def main():
 
             cells = [f"{rms(x0_hat, part):.3f} ({rms(passed, part):.3f})" for part in GROUPS.values()]
             print(f"| {pipe.source} | {t} | " + " | ".join(cells) + " |", flush=True)
+            if t == STEPS[-1]:
+                shown.append((pipe.source, pipe.normalizer.denormalize(x0_hat)))
+    for source, x0_hat in shown[:] if args.show else []:
+        print(f"\n{source}, t = {STEPS[-1]}: pelvis (x, z) m of person 1 / person 2, data -> x0-hat")
+        for i in range(min(args.show, len(x0_hat))):
+            n = int(batch["lengths"][i])
+            cells = []
+            for f in (0, n // 2, n - 1):
+                true, est = batch["motion"][i, f, :, [0, 2]], x0_hat[i, f, :, [0, 2]]
+                cells.append(f"frame {f}: " + " / ".join(f"({a[0]:.2f}, {a[1]:.2f}) -> ({b[0]:.2f}, {b[1]:.2f})"
+                                                         for a, b in zip(true.tolist(), est.tolist())))
+            print(f"  {batch['text'][i][:50]!r}: " + "; ".join(cells))
 
 
 if __name__ == "__main__":
