@@ -28,16 +28,11 @@ from intermamba import skeleton as sk
 from intermamba.cleanup import clean_up
 from intermamba.data import build_dataset, collate
 from intermamba.evaluation import DEFAULT_EVALUATOR, Evaluator, evaluate, metrics, pipeline_generator, resolve_settings
-from intermamba.motion import foot_contacts
+from intermamba.motion import features_to_joints, foot_contacts
 from intermamba.rotations import matrix_to_rot6d, positions_to_local_rotations, rot6d_to_matrix
 
 NOISE_CM = (1.0, 2.0, 5.0)
 SHIFT_M = (0.25, 0.5)
-
-
-def positions(features: torch.Tensor) -> torch.Tensor:
-    """(N, T, 2, 262) -> (N, T, 2, 22, 3)."""
-    return features[..., sk.POS].reshape(*features.shape[:3], sk.NUM_JOINTS, 3)
 
 
 def with_positions(features: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
@@ -50,7 +45,7 @@ def ik_rotations(features: torch.Tensor, lengths) -> torch.Tensor:
     """Rotations (6D, joints 1-21) by inverse kinematics of each item's own positions."""
     out = features.clone()
     for i, n in enumerate(int(n) for n in lengths):
-        p = positions(features[i:i + 1, :n])[0].permute(1, 0, 2, 3)                        # (2, n, 22, 3)
+        p = features_to_joints(features[i, :n]).permute(1, 0, 2, 3)                              # (2, n, 22, 3)
         r = matrix_to_rot6d(positions_to_local_rotations(p)[..., 1:, :, :])                 # (2, n, 21, 6)
         out[i, :n, :, sk.ROT] = r.permute(1, 0, 2, 3).reshape(n, 2, -1)
     return out
@@ -71,7 +66,7 @@ def real_rows(evaluator: Evaluator) -> list[tuple[str, float]]:
     def fid(features: torch.Tensor) -> float:
         return metrics.fid(reference, evaluator.embed_motion(features, lengths))
 
-    pos = positions(m)
+    pos = features_to_joints(m)                                                          # (N, T, 2, 22, 3)
     rows = [("a second draw of the test split, unchanged", fid(m))]
     for cm in NOISE_CM:
         noise = torch.randn(pos.shape, generator=torch.Generator().manual_seed(0)) * cm / 100
@@ -107,7 +102,7 @@ def model_rows(checkpoint, evaluator_path) -> str:
     def cleaned(texts, lengths, seed):
         out = raw(texts, lengths, seed)
         for i, n in enumerate(int(n) for n in lengths):
-            joints = positions(out[i:i + 1, :n])[0].permute(1, 0, 2, 3).double().numpy()     # (2, n, 22, 3)
+            joints = features_to_joints(out[i, :n]).permute(1, 0, 2, 3).double().numpy()     # (2, n, 22, 3)
             new = torch.from_numpy(clean_up(joints)).float()
             ext = torch.cat([new, 2 * new[:, -1:] - new[:, -2:-1]], dim=1)                    # (2, n + 1, 22, 3)
             out[i, :n, :, sk.POS] = new.permute(1, 0, 2, 3).reshape(n, 2, -1)

@@ -453,7 +453,7 @@ class InterMambaPipeline:
         dropped, so the frames held at a seam are never a window's jittery end; the continuation's guide bridges
         from them into the new motion (constraints.BRIDGE_FRAMES). Segment k draws its noise from seed + k.
         progress: as iter_batches's, per segment for a bar, over all segments' steps for a callable.
-        cleanup: the whole motion goes through cleanup.clean_up at the end (as `generate`'s samples do). Then,
+        cleanup: the whole motion goes through cleanup.clean_up at the end (as `generate`'s samples do).
         ease: then, cleaned or not, each seam is eased (cleanup.ease_seams): from the held run's end
         (BRIDGE_FRAMES before it) to SEAM_AFTER frames past the bridge, no joint is faster than the motion's own
         99th percentile. False leaves the seams as the continuations made them (for measuring the easing).
