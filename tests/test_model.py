@@ -201,6 +201,21 @@ def test_person_embedding_starts_as_the_papers_model_and_tells_the_slots_apart()
     assert not torch.allclose(swapped, out.flip(2), atol=1e-3)
 
 
+def test_frame_position_off_keeps_the_weights_and_drops_the_sinusoid():
+    """model.frame_position=false (ours): the same weights load, the output changes (the sinusoid no longer enters),
+    the denoiser stays person-swap equivariant, and InterGen's transformer refuses it (attention needs positions)."""
+    plain = randomise_output(tiny())
+    torch.manual_seed(0)
+    bare = tiny("model.frame_position=false")
+    bare.load_state_dict(plain.state_dict())                       # strict: no weight added or dropped
+    x, t, text, mask = inputs()
+    out = bare(x, t, text, mask)
+    assert (out - plain(x, t, text, mask)).abs().max() > 1e-3
+    torch.testing.assert_close(bare(x.flip(2), t, text, mask), out.flip(2), atol=1e-10, rtol=0)
+    with pytest.raises(ConfigError, match="frame_position=false is for the InterMamba denoiser"):
+        build_model(load_config("study_intergen", ["model.frame_position=false"]))
+
+
 def test_v_prediction_returns_x0_hat_from_the_heads_v():
     """model.predict=v (ours): the head's output is v and the denoiser returns x0-hat = sqrt(ab_t) x_t -
     sqrt(1 - ab_t) v with ab_t the config's schedule; the same network as predict=x0, whose output is that v."""

@@ -69,11 +69,15 @@ class ModelConfig:
     # Ours, not the paper's: what the network's output head predicts. "x0" (the paper's Eq. 2, InterGen): x0-hat
     # directly. "v" (Salimans & Ho 2022): the head predicts v and the denoiser returns x0-hat = sqrt(ab_t) x_t -
     # sqrt(1 - ab_t) v, so at low noise x_t passes through and the head only corrects it. The denoiser still
-    # returns x0-hat and is trained on the same losses. A small x0 head cannot pass its input through: the
-    # demo's x0-hat at t = 20 errs 0.33 (normalised RMS) where x_t itself errs 0.04. At the demo's width v removes
+    # returns x0-hat and is trained on the same losses. The demo's x0 head, after 2000 steps, has not learned to
+    # pass its input through: its x0-hat at t = 20 errs 0.33 (normalised RMS) where x_t itself errs 0.04. v removes
     # that floor but errs twice as much at high noise and samples far worse (FID 593 vs 138): see
     # docs/results/v-prediction.md.
     predict: Literal["x0", "v"] = "x0"
+    # Ours (the paper is silent): add InterGen's sinusoidal frame position to every token before the first layer.
+    # The scans see the order of the frames without it. Off, a demo-size network learned to pass x_t through a
+    # little faster (docs/results/v-prediction.md, "Width or learning speed").
+    frame_position: bool = True
     # Baseline (added by the scan/perf helper): arch "intergen" builds InterGen's transformer denoiser
     # (model/intergen.py) from latent_dim, num_layers, dropout, the text_* fields and these two.
     arch: Literal["intermamba", "intergen"] = "intermamba"

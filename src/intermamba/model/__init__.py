@@ -42,6 +42,9 @@ def build_model(cfg: Union[Config, ModelConfig]) -> nn.Module:
 
         if model_cfg.predict != "x0":
             raise ConfigError("model.predict=v is for the InterMamba denoiser; InterGen's predicts x0")
+        if not model_cfg.frame_position:
+            raise ConfigError("model.frame_position=false is for the InterMamba denoiser; InterGen's attention needs "
+                              "its frame positions")
         if model_cfg.latent_dim % model_cfg.num_heads:
             raise ConfigError(f"model.num_heads={model_cfg.num_heads} must divide model.latent_dim={model_cfg.latent_dim}")
         return InterGen(model_cfg)

@@ -146,8 +146,9 @@ class InterMamba(nn.Module):
         self._check_inputs(x_t, t, text_features, text_mask, lengths, drop_text)
         cond = self.condition(t, text_features, text_mask, drop_text).repeat(NUM_PERSONS, 1)   # (2B, D)
         x, mask = stack_persons(x_t, lengths)                                       # (2B, T, F), (2B, T)
-        position = sinusoidal_embedding(torch.arange(x.shape[1], device=x.device), self.config.latent_dim)
-        h = self.input_proj(x) + position.to(x.dtype) + cond[:, None]               # (2B, T, D)
+        h = self.input_proj(x) + cond[:, None]                                      # (2B, T, D)
+        if self.config.frame_position:
+            h = h + sinusoidal_embedding(torch.arange(x.shape[1], device=x.device), self.config.latent_dim).to(x.dtype)
         if self.person_embed is not None:                                          # rows [person a; person b]
             h = h + self.person_embed.repeat_interleave(x_t.shape[0], dim=0)[:, None].to(h.dtype)
         for layer in self.layers:
