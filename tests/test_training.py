@@ -14,6 +14,7 @@ import torch
 
 from intermamba.checkpoint import CheckpointError, load_pretrained, save_pretrained
 from intermamba.cli import main as cli_main
+from intermamba import ConfigError
 from intermamba.config import TextConfig, load_config
 from intermamba.fusion_plot import plot_fusion, read_fusion_log
 from intermamba.motion import Normalizer
@@ -292,6 +293,34 @@ def test_weight_decay_skips_ssm_parameters_norms_and_biases(dataset, encoder):
         if name.endswith(("A_log", ".D", "bias")) or p.ndim < 2:
             assert id(p) not in decayed, name
     assert decayed
+
+
+def test_text_lr_gives_the_text_head_its_own_rate_and_keeps_the_groups_when_unset(dataset, encoder):
+    """train.text_lr (ours): the text head's parameters, and only they, step at text_lr (with weight decay kept
+    apart as before), and the LR schedule scales both rates. Unset, the optimiser's groups are exactly the two of
+    a run saved before the option existed, so its checkpoints resume."""
+    from intermamba.data import compute_normalizer
+
+    normalizer = compute_normalizer(dataset)
+    plain = DiffusionModule(_cfg(), normalizer, text_encoder=encoder).configure_optimizers()["optimizer"]
+    assert [g["weight_decay"] for g in plain.param_groups] == [2e-5, 0]
+    assert {g["lr"] for g in plain.param_groups} == {1e-4}
+    module = DiffusionModule(_cfg("train.text_lr=2e-5", "train.warmup_steps=4", "train.max_steps=8"), normalizer,
+                             text_encoder=encoder)
+    setup = module.configure_optimizers()
+    opt, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    rate = {id(p): (g["lr"], g["weight_decay"]) for g in opt.param_groups for p in g["params"]}
+    for name, p in module.model.named_parameters():
+        lr, decay = rate[id(p)]
+        assert lr == pytest.approx((2e-5 if name.startswith("text_head.") else 1e-4) / 4), name   # warm-up 1/4
+        if p.ndim < 2:
+            assert decay == 0, name
+    assert {decay for _, decay in rate.values()} == {2e-5, 0}
+    opt.step()
+    scheduler.step()
+    assert sorted({g["lr"] for g in opt.param_groups}) == pytest.approx([2e-5 / 2, 1e-4 / 2])
+    with pytest.raises(ConfigError, match="text_lr"):
+        _cfg("train.text_lr=0")
 
 
 def _learn(tmp_path, dataset, encoder, steps):

@@ -165,6 +165,9 @@ class TrainConfig:
     warmup_epochs: int = 0          # ... or in epochs (InterGen: 10); the schedule is then stepped per epoch
     lr_schedule: Literal["constant", "cosine"] = "constant"   # cosine: decays to 0 at the run's end (InterGen)
     grad_clip: float = 0.5          # InterGen clips the gradient norm to 0.5
+    # Ours: the trainable text head's own peak learning rate (null: lr, as InterGen). At lr 1e-3 the demo's text
+    # head told captions apart less and its samples lost the text (docs/results/v-prediction.md).
+    text_lr: Optional[float] = None
     ema_decay: Optional[float] = None
     # A run folder or .ckpt whose weights (denoiser and EMA copy) a NEW run starts from, with a fresh optimiser,
     # LR schedule and data order: fine-tuning. The model and text config must be the same.
@@ -319,7 +322,8 @@ RANGES: dict[type, dict[str, Union[Range, OneOf]]] = {
         "num_workers": Range(0, 256),
     },
     TrainConfig: {
-        "lr": Range(0, 10, open_low=True), "weight_decay": NON_NEGATIVE, "batch_size": Range(1, 1 << 16),
+        "lr": Range(0, 10, open_low=True), "text_lr": Range(0, 10, open_low=True), "weight_decay": NON_NEGATIVE,
+        "batch_size": Range(1, 1 << 16),
         "max_steps": COUNT, "max_epochs": COUNT, "warmup_steps": Range(0, STEP_CAP),
         "warmup_epochs": Range(0, STEP_CAP), "grad_clip": NON_NEGATIVE,
         "ema_decay": Range(0, 1, open_high=True), "precision": OneOf(PRECISIONS), "devices": Range(1, 4096),
