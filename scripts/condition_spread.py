@@ -14,6 +14,7 @@ import argparse
 
 import torch
 
+from denoiser_floor import spread_items    # this folder's: the same spread of items
 from intermamba import InterMambaPipeline, load_config
 from intermamba.data import build_dataset
 
@@ -26,7 +27,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = build_dataset(load_config("demo").data, "test")
-    captions = [data[i]["text"] for i in range(0, len(data), max(1, len(data) // CAPTIONS))][:CAPTIONS]
+    captions = [item["text"] for item in spread_items(data, CAPTIONS)]
     print(f"{len(captions)} test captions, t = 500\n")
     print("| model | text norm | between-caption spread | cosine between captions | time norm | spread / time |")
     print("|---|---|---|---|---|---|")

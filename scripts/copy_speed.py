@@ -19,15 +19,12 @@ import time
 
 import torch
 
+from denoiser_floor import spread_items, valid_rms    # this folder's: the same items and error measure
 from intermamba import InterMambaPipeline, build_model, load_config
 from intermamba.data import build_dataset, collate
 
 BATCH = 16
 PROBE_T = (20, 500)
-
-
-def pick(data, count):
-    return collate([data[i] for i in range(0, len(data), max(1, len(data) // count))][:count])
 
 
 def normalised(pipe, batch):
@@ -37,7 +34,7 @@ def normalised(pipe, batch):
 
 
 def pca_table(pipe, data):
-    x0, valid = normalised(pipe, pick(data, 200))
+    x0, valid = normalised(pipe, collate(spread_items(data, 200)))
     rows = x0[valid].reshape(-1, x0.shape[-1]).double()                       # (person-frames, 262)
     centred = rows - rows.mean(0)
     singular = torch.linalg.svdvals(centred)
@@ -53,7 +50,7 @@ def train_low_noise(pipe, data, args):
     torch.manual_seed(args.seed)
     model = build_model(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=cfg.train.weight_decay)
-    probe = pick(data, 16)
+    probe = collate(spread_items(data, 16))
     probe_x0, probe_valid = normalised(pipe, probe)
     probe_text, probe_mask = pipe.text_encoder.encode(list(probe["text"]))
     fixed_noise = torch.randn(probe_x0.shape, generator=torch.Generator().manual_seed(1))
@@ -65,8 +62,8 @@ def train_low_noise(pipe, data, args):
             steps = torch.full((len(probe_x0),), t, dtype=torch.long)
             x_t = pipe.diffusion.q_sample(probe_x0, steps, fixed_noise)
             with torch.no_grad():
-                err = model(x_t, steps, probe_text, text_mask=probe_mask, lengths=probe["lengths"]) - probe_x0
-            errors.append(float((err ** 2).mean((-1, -2))[probe_valid].mean().sqrt()))
+                x0_hat = model(x_t, steps, probe_text, text_mask=probe_mask, lengths=probe["lengths"])
+            errors.append(valid_rms(x0_hat - probe_x0, probe_valid))
         model.train()
         return errors
 

@@ -24,6 +24,16 @@ STEPS = (900, 500, 100, 20)
 GROUPS = {"root position": slice(0, 3), "positions": sk.POS, "velocities": sk.VEL, "rotations": sk.ROT}
 
 
+def spread_items(data, count: int) -> list:
+    """`count` of the dataset's items, every k-th one, so that they span the whole split."""
+    return [data[i] for i in range(0, len(data), max(1, len(data) // count))][:count]
+
+
+def valid_rms(err: torch.Tensor, valid: torch.Tensor) -> float:
+    """err (N, T, 2, F), valid (N, T) -> the RMS over the valid frames of both persons and all F."""
+    return float((err ** 2).mean((-1, -2))[valid].mean().sqrt())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", action="append", help="exported model folder or 'demo' (repeatable)")
@@ -34,7 +44,7 @@ def main():
     torch.set_num_threads(1)
     data = build_dataset(load_config("demo").data, args.split)
     torch.manual_seed(0)                                              # the dataset's crops and swaps
-    batch = collate([data[i] for i in range(0, len(data), max(1, len(data) // args.items))][:args.items])
+    batch = collate(spread_items(data, args.items))
     valid = torch.arange(batch["motion"].shape[1])[None] < batch["lengths"][:, None]      # (N, T)
     print(f"normalised RMS error of x0-hat (of x_t / sqrt(ab_t)), {len(valid)} {args.split} items\n")
     print("| model | t | " + " | ".join(GROUPS) + " |\n|---|---|" + "---|" * len(GROUPS))
@@ -50,15 +60,12 @@ def main():
             with torch.no_grad():
                 x0_hat = pipe.model(x_t, steps, text, text_mask=text_mask, lengths=batch["lengths"])
             passed = x_t / pipe.diffusion.alphas_cumprod[t].float().sqrt()
-
-            def rms(estimate, part):
-                return float(((estimate - x0)[..., part] ** 2).mean((-1, -2))[valid].mean().sqrt())
-
-            cells = [f"{rms(x0_hat, part):.3f} ({rms(passed, part):.3f})" for part in GROUPS.values()]
+            cells = [f"{valid_rms((x0_hat - x0)[..., part], valid):.3f} "
+                     f"({valid_rms((passed - x0)[..., part], valid):.3f})" for part in GROUPS.values()]
             print(f"| {pipe.source} | {t} | " + " | ".join(cells) + " |", flush=True)
-            if t == STEPS[-1]:
+            if args.show and t == STEPS[-1]:
                 shown.append((pipe.source, pipe.normalizer.denormalize(x0_hat)))
-    for source, x0_hat in shown[:] if args.show else []:
+    for source, x0_hat in shown:
         print(f"\n{source}, t = {STEPS[-1]}: pelvis (x, z) m of person 1 / person 2, data -> x0-hat")
         for i in range(min(args.show, len(x0_hat))):
             n = int(batch["lengths"][i])

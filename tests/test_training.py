@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from intermamba import ConfigError
 from intermamba.checkpoint import CheckpointError, load_pretrained, save_pretrained
 from intermamba.cli import main as cli_main
-from intermamba import ConfigError
 from intermamba.config import TextConfig, load_config
 from intermamba.fusion_plot import plot_fusion, read_fusion_log
 from intermamba.motion import Normalizer

@@ -278,22 +278,20 @@ class DiffusionModule(L.LightningModule):
 
     # --------------------------------------------------------------------------------- optimisation
     def configure_optimizers(self):
-        # Groups (text head?, weight decay?) -> params. The text head gets groups of its own only when
-        # train.text_lr is set, so a run's checkpoints resume with the groups they were saved with.
+        # Param groups in a fixed order: decayed, not decayed, then the text head's two when train.text_lr is
+        # set. Unset, they are the two a run has always saved, so its checkpoints resume.
         tc = self.cfg.train
-        groups: dict[tuple[bool, bool], list] = {}
+        groups = {(text, decay): [] for text in (False, True) for decay in (True, False)}
         for name, p in self.model.named_parameters():
             if not p.requires_grad:
                 continue
             skip = (p.ndim < 2 or getattr(p, "_no_weight_decay", False)
                     or name.rsplit(".", 1)[-1] in NO_DECAY_NAMES)
             text = tc.text_lr is not None and name.startswith("text_head.")
-            groups.setdefault((text, not skip), []).append(p)
+            groups[text, not skip].append(p)
         optimizer = torch.optim.AdamW(
-            [{"params": params, "weight_decay": tc.weight_decay if decay else 0.0,
-              "lr": tc.text_lr if text else tc.lr}
-             for (text, decay), params in sorted(groups.items(), key=lambda kv: (kv[0][0], not kv[0][1]))],
-            lr=tc.lr)
+            [{"params": params, "weight_decay": tc.weight_decay if decay else 0.0, "lr": tc.text_lr if text else tc.lr}
+             for (text, decay), params in groups.items() if params or not text], lr=tc.lr)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=self._lr_factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
