@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from intermamba.config import DiffusionConfig
-from intermamba.diffusion import (DDIMSampler, GaussianDiffusion, SplitGuidance, conditioned, cosine_betas,
-                                  build_sampler, guided_x0, space_timesteps)
+from intermamba.diffusion import (DDIMSampler, GaussianDiffusion, SplitGuidance, conditioned, build_sampler,
+                                  guided_x0, space_timesteps)
+from intermamba.schedules import cosine_betas
 
 
 def test_cosine_schedule_matches_closed_form():

@@ -3,8 +3,7 @@
 Nothing here knows about motion or networks: tensors are (B, ...) with any trailing shape, and the network
 is a callable `denoise(x_t, t, drop_text) -> x0_hat`. The pieces:
 
-    betas = cosine_betas(1000)                    # pure schedule functions, each citing its paper
-    diffusion = GaussianDiffusion.from_config(cfg.diffusion)
+    diffusion = GaussianDiffusion.from_config(cfg.diffusion)   # its betas from `intermamba.schedules`
     x_t = diffusion.q_sample(x0, t, noise)        # forward process, paper Eq. (1)
     sampler = DDIMSampler(diffusion, steps=50)    # built once; set_timesteps() changes the step count
     x0 = sampler.sample(denoise, shape, guidance=3.5, generator=g)
@@ -37,34 +36,10 @@ from typing import Callable, Optional, Sequence, Union
 
 import torch
 
+from .schedules import SCHEDULES, alphas_cumprod
+
 DenoiseFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 GuideFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]       # (cond x0, null x0) -> guided x0
-
-MAX_BETA = 0.999          # Nichol & Dhariwal clip betas to avoid a singularity at t -> T
-COSINE_OFFSET = 0.008     # the "s" of Nichol & Dhariwal Eq. (17): keeps beta_0 from being too small
-
-
-# ------------------------------------------------------------------------------------------- schedules
-def cosine_alpha_bar(s: torch.Tensor) -> torch.Tensor:
-    """alpha_bar(s) = cos^2(((s + 0.008) / 1.008) * pi / 2), s in [0, 1] (Nichol & Dhariwal 2021, Eq. 17)."""
-    return torch.cos((s + COSINE_OFFSET) / (1 + COSINE_OFFSET) * math.pi / 2) ** 2
-
-
-def cosine_betas(num_timesteps: int, max_beta: float = MAX_BETA) -> torch.Tensor:
-    """beta_i = min(1 - alpha_bar((i+1)/N) / alpha_bar(i/N), max_beta), float64 (N,)  (paper ref. [32])."""
-    i = torch.arange(num_timesteps, dtype=torch.float64)
-    ratio = cosine_alpha_bar((i + 1) / num_timesteps) / cosine_alpha_bar(i / num_timesteps)
-    return (1 - ratio).clamp(max=max_beta)
-
-
-def linear_betas(num_timesteps: int) -> torch.Tensor:
-    """Ho et al. 2020's linear schedule 1e-4 .. 0.02, rescaled so any step count spans the same noise levels."""
-    scale = 1000 / num_timesteps
-    return torch.linspace(scale * 1e-4, scale * 0.02, num_timesteps, dtype=torch.float64)
-
-
-SCHEDULES = {"cosine": cosine_betas, "linear": linear_betas}
-
 
 SPACINGS = ("intergen", "linspace", "trailing")
 
@@ -107,7 +82,7 @@ class GaussianDiffusion:
         self.num_timesteps = num_timesteps
         self.schedule = schedule
         self.betas = SCHEDULES[schedule](num_timesteps)                  # (N,) float64
-        self.alphas_cumprod = torch.cumprod(1 - self.betas, dim=0)       # alpha_bar_t, (N,) float64
+        self.alphas_cumprod = alphas_cumprod(num_timesteps, schedule)    # alpha_bar_t, (N,) float64
 
     @classmethod
     def from_config(cls, cfg) -> "GaussianDiffusion":

@@ -12,6 +12,7 @@ from typing import Union
 import torch.nn as nn
 
 from ..config import Config, ConfigError, ModelConfig
+from ..schedules import alphas_cumprod
 from .denoiser import InterMamba
 
 __all__ = ["InterMamba", "build_model", "parameter_table", "count_parameters"]
@@ -51,15 +52,13 @@ def build_model(cfg: Union[Config, ModelConfig]) -> nn.Module:
     if model_cfg.intergen_exact:
         raise ConfigError("model.intergen_exact applies to model.arch=intergen only (InterGen's released weights)")
     _validate(model_cfg)
-    alphas_cumprod = None
+    ab = None
     if model_cfg.predict == "v":                      # the v -> x0 conversion needs the noise schedule
         if not isinstance(cfg, Config):
             raise ConfigError("model.predict=v needs the whole config (its diffusion schedule): "
                               "pass build_model a Config, not its ModelConfig")
-        from ..diffusion import GaussianDiffusion
-
-        alphas_cumprod = GaussianDiffusion.from_config(cfg.diffusion).alphas_cumprod
-    return InterMamba(model_cfg, alphas_cumprod=alphas_cumprod)
+        ab = alphas_cumprod(cfg.diffusion.num_timesteps, cfg.diffusion.schedule)
+    return InterMamba(model_cfg, alphas_cumprod=ab)
 
 
 def count_parameters(module: nn.Module, *, trainable_only: bool = True) -> int:
