@@ -27,6 +27,9 @@ def _validate(cfg: ModelConfig) -> None:
                           f"expand * latent_dim = {d_inner} for spatial_mode 'joints'")
     if cfg.bidirectional and d_inner % 2:
         raise ConfigError(f"model.bidirectional needs an even inner width, got expand * latent_dim = {d_inner}")
+    if cfg.person_condition and not cfg.person_embedding:
+        raise ConfigError("model.person_condition adds the person embedding to the condition: "
+                          "set model.person_embedding=true too")
     if cfg.text_dim % cfg.text_heads:
         raise ConfigError(f"model.text_heads={cfg.text_heads} must divide model.text_dim={cfg.text_dim}")
 
@@ -43,6 +46,9 @@ def build_model(cfg: Union[Config, ModelConfig]) -> nn.Module:
 
         if model_cfg.predict != "x0":
             raise ConfigError("model.predict=v is for the InterMamba denoiser; InterGen's predicts x0")
+        if model_cfg.person_embedding or model_cfg.block_condition:
+            raise ConfigError("model.person_embedding and model.block_condition are for the InterMamba denoiser "
+                              "(InterGen's blocks read the condition already)")
         if not model_cfg.frame_position:
             raise ConfigError("model.frame_position=false is for the InterMamba denoiser; InterGen's attention needs "
                               "its frame positions")

@@ -23,6 +23,14 @@ def swap_persons(x: torch.Tensor) -> torch.Tensor:
     return torch.cat(x.chunk(2, dim=0)[::-1], dim=0)
 
 
+def zero_modulation(cond_dim: int, features: int) -> nn.Sequential:
+    """cond (b, cond_dim) -> (b, 2 * features): SiLU then a zero-init Linear, so that scale = shift = 0 at first."""
+    modulation = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim, 2 * features))
+    nn.init.zeros_(modulation[1].weight)
+    nn.init.zeros_(modulation[1].bias)
+    return modulation
+
+
 class AdaLN(nn.Module):
     """LayerNorm modulated by the condition: LN(h) (1 + scale) + shift, scale/shift from a zero-init Linear
     (so it starts as a plain LayerNorm); one (scale, shift) pair per feature of h (b, T, dim)."""
@@ -30,9 +38,7 @@ class AdaLN(nn.Module):
     def __init__(self, dim: int, cond_dim: int, *, modulated: int = 0):
         super().__init__()
         self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=ADALN_EPS)
-        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim, 2 * (modulated or dim)))
-        nn.init.zeros_(self.modulation[1].weight)
-        nn.init.zeros_(self.modulation[1].bias)
+        self.modulation = zero_modulation(cond_dim, modulated or dim)
 
     def scale_shift(self, cond):
         return self.modulation(cond)[:, None].chunk(2, dim=-1)                     # (b, 1, dim) each
@@ -59,19 +65,28 @@ class ASTMBlock(nn.Module):
 
         h_bar = LayerNorm(h);  h_hat = ASTM(h_bar [, h_inter]);  q = SiLU(Linear(h_bar))
         out = h + Linear(h_hat * q)
+
+    With `cond_dim` (model.block_condition, ours) the condition modulates h_bar, as InterGen's and DiT's AdaLN
+    blocks do: h_bar = LayerNorm(h) (1 + scale) + shift, from a zero-init Linear, so it starts as the paper's
+    block and a paper model's weights load into it.
     """
 
-    def __init__(self, d_model: int, d_inner: int, *, dropout: float = 0.0, cross: bool = False, **astm):
+    def __init__(self, d_model: int, d_inner: int, *, dropout: float = 0.0, cross: bool = False,
+                 cond_dim: int = 0, **astm):
         super().__init__()
         self.norm = nn.LayerNorm(d_model)
+        self.modulation = zero_modulation(cond_dim, d_model) if cond_dim else None
         self.astm = ASTM(d_model, d_inner, cross=cross, **astm)
         self.gate = nn.Linear(d_model, d_inner)                                     # q (sigma = SiLU)
         self.out_proj = nn.Linear(d_inner, d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, h, mask=None, inter=None):
-        """h: (b, T, D), mask (b, T), inter (b, T, D) for the cross block -> (b, T, D)."""
-        h_bar = self.norm(h)
+    def forward(self, h, mask=None, inter=None, cond=None):
+        """h: (b, T, D), mask (b, T), inter (b, T, D) for the cross block, cond (b, cond_dim) -> (b, T, D)."""
+        h_bar = self.norm(h)                                                        # (b, T, D)
+        if self.modulation is not None:
+            scale, shift = self.modulation(cond)[:, None].chunk(2, dim=-1)          # (b, 1, D) each
+            h_bar = h_bar * (1 + scale) + shift
         h_hat = self.astm(h_bar, mask, inter)                                       # (b, T, d_inner)
         q = F.silu(self.gate(h_bar))
         return h + self.dropout(self.out_proj(h_hat * q))
@@ -181,15 +196,17 @@ class InterMambaLayer(nn.Module):
 
     def __init__(self, d_model: int, d_inner: int, *, cond_dim: int, dropout: float, use_cross: bool = True,
                  use_liia: bool = True, liia_mode: str = "person", liia_conv: str = "2d", liia_channels: int = 16,
-                 liia_hidden: int = 0, **astm):
+                 liia_hidden: int = 0, block_condition: bool = False, **astm):
         super().__init__()
         if liia_mode not in ("person", "pair"):
             raise ValueError(f"liia_mode must be 'person' or 'pair', got {liia_mode!r}")
-        self.self_block = ASTMBlock(d_model, d_inner, dropout=dropout, **astm)
+        block_cond = cond_dim if block_condition else 0
+        self.self_block = ASTMBlock(d_model, d_inner, dropout=dropout, cond_dim=block_cond, **astm)
         self.liia = (LIIA(d_model, cond_dim, conv=liia_conv, channels=liia_channels, hidden=liia_hidden,
                           dropout=dropout, pair=liia_mode == "pair")
                      if use_cross and use_liia else None)
-        self.cross_block = ASTMBlock(d_model, d_inner, dropout=dropout, cross=True, **astm) if use_cross else None
+        self.cross_block = (ASTMBlock(d_model, d_inner, dropout=dropout, cross=True, cond_dim=block_cond, **astm)
+                            if use_cross else None)
 
     def residual_projections(self) -> list[nn.Parameter]:
         """The weights that write into the residual stream (scaled at init, as Mamba's out_proj)."""
@@ -202,7 +219,7 @@ class InterMambaLayer(nn.Module):
 
     def forward(self, h, cond, mask=None):
         """h: (2B, T, D) persons stacked; cond (2B, cond_dim); mask (2B, T) -> (2B, T, D)."""
-        h = self.self_block(h, mask)                                                 # Eq. 10: h^S
+        h = self.self_block(h, mask, cond=cond)                                      # Eq. 10: h^S
         if self.cross_block is None:
             return h
         other = swap_persons(h)
@@ -213,7 +230,7 @@ class InterMambaLayer(nn.Module):
             inter = self.liia(h[:half], other[:half], cond[:half], None if mask is None else mask[:half])  # Eq. 11
         else:
             inter = self.liia(h, other, cond, mask)                                  # Eq. 11, per person
-        return self.cross_block(h, mask, inter)                                      # Eqs. 12-13
+        return self.cross_block(h, mask, inter, cond)                                # Eqs. 12-13
 
     def fusion_weights(self) -> dict[str, float]:
         weights = self.self_block.astm.fusion_weights()

@@ -117,7 +117,8 @@ class InterMamba(nn.Module):
         self.layers = nn.ModuleList(
             InterMambaLayer(d, d_inner, cond_dim=d, dropout=cfg.dropout, use_cross=cfg.use_cross,
                             use_liia=cfg.use_liia, liia_mode=cfg.liia_mode, liia_conv=cfg.liia_conv,
-                            liia_channels=cfg.liia_channels, liia_hidden=cfg.liia_expand * d, **astm)
+                            liia_channels=cfg.liia_channels, liia_hidden=cfg.liia_expand * d,
+                            block_condition=cfg.block_condition, **astm)
             for _ in range(cfg.num_layers))
         self.norm_out = nn.LayerNorm(d)     # Mamba's final norm (InterGen has none; our residual stream is pre-norm)
         self.output_proj = nn.Linear(d, cfg.input_dim)
@@ -150,7 +151,10 @@ class InterMamba(nn.Module):
         if self.config.frame_position:
             h = h + sinusoidal_embedding(torch.arange(x.shape[1], device=x.device), self.config.latent_dim).to(x.dtype)
         if self.person_embed is not None:                                          # rows [person a; person b]
-            h = h + self.person_embed.repeat_interleave(x_t.shape[0], dim=0)[:, None].to(h.dtype)
+            slot = self.person_embed.repeat_interleave(x_t.shape[0], dim=0).to(h.dtype)   # (2B, D)
+            h = h + slot[:, None]
+            if self.config.person_condition:                                        # every AdaLN reads the slot
+                cond = cond + slot
         for layer in self.layers:
             h = layer(h, cond, mask)
         out = unstack_persons(self.output_proj(self.norm_out(h)), mask)             # (B, T, 2, F)
