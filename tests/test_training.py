@@ -4,6 +4,7 @@ import logging
 import os
 import subprocess
 import sys
+import shutil
 import signal
 import textwrap
 import time
@@ -241,6 +242,19 @@ def test_cli_trains_the_tiny_config_on_the_procedural_world(tmp_path, capsys):
     assert cfg.train.max_steps == 2 and cfg.data.synthetic_items == 8
     assert cli_main(["train", "--config", "tiny", "--run-dir", str(run), "--fresh"]) == 2
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_a_moved_run_folder_resumes_into_its_own_last_checkpoint(tmp_path):
+    """A run folder copied or moved elsewhere resumes and keeps writing last.ckpt, not a versioned last-v1.ckpt
+    beside a stale last.ckpt (Lightning's versioning, when the recorded folder differs)."""
+    first, moved = tmp_path / "first", tmp_path / "elsewhere" / "run"
+    assert cli_main(_cli_train(first, "train.max_steps=4", "--threads", "1")) == 0
+    shutil.copytree(first, moved)
+    shutil.rmtree(first)
+    assert cli_main(_cli_train(moved, "--threads", "1")) == 0
+    ckpts = moved / "checkpoints"
+    assert sorted(p.name for p in ckpts.iterdir()) == ["last.ckpt", "step=0000008.ckpt"]
+    assert read_checkpoint(ckpts / "last.ckpt")["global_step"] == 8
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):

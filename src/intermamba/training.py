@@ -596,7 +596,8 @@ def build_trainer(cfg: Config, run_dir: Path, *, callbacks: Optional[list] = Non
                   checkpoint_io: Optional[AtomicCheckpointIO] = None, **overrides) -> L.Trainer:
     tc = cfg.train
     ckpt = RunCheckpoint(dirpath=run_dir / CKPT_DIR, filename="step={step:07d}", auto_insert_metric_name=False,
-                           every_n_train_steps=tc.ckpt_every, save_last=True, save_top_k=1)  # the latest + last
+                           every_n_train_steps=tc.ckpt_every, save_last=True, save_top_k=1,  # the latest + last
+                           enable_version_counter=False)   # a moved run folder overwrites its own last.ckpt
     overrides = dict(overrides)
     progress = overrides.pop("enable_progress_bar", True)
     extra = [StepProgressBar()] if progress else []
