@@ -229,27 +229,6 @@ def test_block_condition_starts_as_the_papers_blocks_and_modulates_them():
         build_model(load_config("tiny", ["model.arch=intergen", "model.block_condition=true"]))
 
 
-def test_person_condition_feeds_the_slot_to_every_adaln_and_needs_the_embedding():
-    """model.person_condition (ours): the same weights as person_embedding; zero at first, the paper's function
-    exactly; once the embedding is non-zero, each AdaLN reads the slot, so the output differs from the input-only
-    embedding's, and swapping the persons no longer just swaps the output."""
-    plain = randomise_output(tiny("model.block_condition=true"))
-    conditioned = tiny("model.block_condition=true", "model.person_embedding=true", "model.person_condition=true")
-    conditioned.load_state_dict(plain.state_dict(), strict=False)
-    x, t, text, mask = inputs()
-    torch.testing.assert_close(conditioned(x, t, text, mask), plain(x, t, text, mask), atol=0, rtol=0)
-    randomise_modulations(conditioned)
-    with torch.no_grad():
-        conditioned.person_embed.normal_()
-    input_only = tiny("model.block_condition=true", "model.person_embedding=true")
-    input_only.load_state_dict(conditioned.state_dict())            # strict: no weight added or dropped
-    out = conditioned(x, t, text, mask)
-    assert (out - input_only(x, t, text, mask)).abs().max() > 1e-2
-    assert not torch.allclose(conditioned(x.flip(2), t, text, mask), out.flip(2), atol=1e-3)
-    with pytest.raises(ConfigError, match="set model.person_embedding=true too"):
-        tiny("model.person_condition=true")
-
-
 def test_frame_position_off_keeps_the_weights_and_drops_the_sinusoid():
     """model.frame_position=false (ours): the same weights load, the output changes (the sinusoid no longer enters),
     the denoiser stays person-swap equivariant, and InterGen's transformer refuses it (attention needs positions)."""

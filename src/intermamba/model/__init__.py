@@ -27,9 +27,6 @@ def _validate(cfg: ModelConfig) -> None:
                           f"expand * latent_dim = {d_inner} for spatial_mode 'joints'")
     if cfg.bidirectional and d_inner % 2:
         raise ConfigError(f"model.bidirectional needs an even inner width, got expand * latent_dim = {d_inner}")
-    if cfg.person_condition and not cfg.person_embedding:
-        raise ConfigError("model.person_condition adds the person embedding to the condition: "
-                          "set model.person_embedding=true too")
     if cfg.text_dim % cfg.text_heads:
         raise ConfigError(f"model.text_heads={cfg.text_heads} must divide model.text_dim={cfg.text_dim}")
 

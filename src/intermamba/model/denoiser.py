@@ -151,10 +151,7 @@ class InterMamba(nn.Module):
         if self.config.frame_position:
             h = h + sinusoidal_embedding(torch.arange(x.shape[1], device=x.device), self.config.latent_dim).to(x.dtype)
         if self.person_embed is not None:                                          # rows [person a; person b]
-            slot = self.person_embed.repeat_interleave(x_t.shape[0], dim=0).to(h.dtype)   # (2B, D)
-            h = h + slot[:, None]
-            if self.config.person_condition:                                        # every AdaLN reads the slot
-                cond = cond + slot
+            h = h + self.person_embed.repeat_interleave(x_t.shape[0], dim=0)[:, None].to(h.dtype)
         for layer in self.layers:
             h = layer(h, cond, mask)
         out = unstack_persons(self.output_proj(self.norm_out(h)), mask)             # (B, T, 2, F)
